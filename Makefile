@@ -1,0 +1,37 @@
+# swiftemu: `make run` boots the bundled guest, `make test` runs every test.
+SWIFT    ?= swift
+# Release builds everywhere: the interpreter is what tests exercise, and a
+# debug build of it is an order of magnitude slower. -enable-testing lets the
+# test targets use @testable imports of release modules.
+SWIFTFLAGS = -c release -Xswiftc -enable-testing
+BIN       = .build/release/swiftemu
+OUT       = build
+
+.PHONY: all setup setup-test build guest kernels run test bench clean
+
+all: build
+
+setup:
+	@tools/setup.sh run
+
+setup-test:
+	@tools/setup.sh test
+
+build: setup
+	$(SWIFT) build $(SWIFTFLAGS)
+
+guest:
+	@if [ -f guest/Makefile ]; then $(MAKE) -C guest OUT=$(abspath $(OUT))/guest; fi
+
+kernels:
+	@if [ -f Tests/Kernels/Makefile ]; then $(MAKE) -C Tests/Kernels OUT=$(abspath $(OUT))/kernels; fi
+
+run: build guest
+	tools/run.sh $(BIN) $(ARGS)
+
+test: setup-test guest kernels
+	$(SWIFT) build $(SWIFTFLAGS)
+	$(SWIFT) test $(SWIFTFLAGS)
+
+clean:
+	rm -rf .build $(OUT)

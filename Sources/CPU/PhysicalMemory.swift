@@ -1,0 +1,76 @@
+// Guest physical memory as the CPU and the board see it.
+//
+// RAM is one host buffer. Every 4 KiB page of the 32-bit physical space has a
+// kind: RAM (read and written through the host pointer), ROM (read through the
+// host pointer, writes dropped) or device (everything goes to CPUBus, which
+// also answers for unmapped addresses: reads all ones, writes dropped).
+// Addresses at or above 4 GiB are device/unmapped.
+
+public final class PhysicalMemory {
+    public enum PageKind: UInt8 { case ram = 0, rom = 1, device = 2 }
+
+    public static let pageShift = 12
+    public static let pageSize = 1 << 12
+    /// Pages in the 4 GiB physical space.
+    public static let pageCount = 1 << 20
+
+    /// Host buffer backing RAM (and the ROM window), `ramSize` bytes, zeroed.
+    public let ram: UnsafeMutablePointer<UInt8>
+    public let ramSize: Int
+    /// One `PageKind` raw value per 4 KiB page of the 4 GiB space.
+    public let pageKind: UnsafeMutablePointer<UInt8>
+    /// One byte per page: non-zero when decoded instructions from this page
+    /// are cached. A write to such a page must invalidate them
+    /// (see `CPU.invalidateCode(page:)`).
+    public let codePage: UnsafeMutablePointer<UInt8>
+
+    /// `ramSize` is rounded up to a whole page; it must be at least 1 MiB.
+    public init(ramSize requested: Int) {
+        let size = max(1 << 20, (requested + PhysicalMemory.pageSize - 1) & ~(PhysicalMemory.pageSize - 1))
+        ramSize = size
+        ram = UnsafeMutablePointer<UInt8>.allocate(capacity: size)
+        ram.initialize(repeating: 0, count: size)
+        pageKind = UnsafeMutablePointer<UInt8>.allocate(capacity: PhysicalMemory.pageCount)
+        pageKind.initialize(repeating: PageKind.device.rawValue, count: PhysicalMemory.pageCount)
+        codePage = UnsafeMutablePointer<UInt8>.allocate(capacity: PhysicalMemory.pageCount)
+        codePage.initialize(repeating: 0, count: PhysicalMemory.pageCount)
+        let ramPages = min(size >> PhysicalMemory.pageShift, PhysicalMemory.pageCount)
+        for p in 0..<ramPages { pageKind[p] = PageKind.ram.rawValue }
+    }
+
+    deinit {
+        ram.deallocate()
+        pageKind.deallocate()
+        codePage.deallocate()
+    }
+
+    /// Marks [start, end) (page aligned) with `kind`. Only pages inside the RAM
+    /// buffer may be RAM or ROM.
+    public func setKind(_ kind: PageKind, from start: UInt64, to end: UInt64) {
+        var p = Int(start >> 12)
+        let e = Int(min(end, 1 << 32) >> 12)
+        while p < e {
+            if kind == .device || (p << 12) < ramSize { pageKind[p] = kind.rawValue }
+            p += 1
+        }
+    }
+
+    @inline(__always)
+    public func kind(ofPhysical addr: UInt64) -> PageKind {
+        if addr >= (1 << 32) { return .device }
+        return PageKind(rawValue: pageKind[Int(addr >> 12)]) ?? .device
+    }
+
+    /// True when [addr, addr+count) lies wholly in RAM pages.
+    public func isRAM(_ addr: UInt64, count: Int) -> Bool {
+        if count <= 0 { return true }
+        let end = addr &+ UInt64(count)
+        if end < addr || end > UInt64(ramSize) { return false }
+        var p = addr >> 12
+        while p <= (end - 1) >> 12 {
+            if pageKind[Int(p)] != PageKind.ram.rawValue { return false }
+            p += 1
+        }
+        return true
+    }
+}
