@@ -172,6 +172,44 @@ static inline uint16_t cpu_read_cs(void) {
     uint16_t v; __asm__ volatile("mov %%cs, %0" : "=r"(v)); return v;
 }
 
+/* Self-test helper: loads distinctive values into every register an
+   interrupt handler must preserve but a normal call may clobber (RAX, RCX,
+   RDX, RSI, RDI, R8-R11, XMM0), executes int3 and returns the OR of the
+   differences afterwards (0 = the breakpoint path preserved them all). */
+static inline uint64_t int3_register_check(void) {
+    uint64_t result;
+    __asm__ volatile(
+        "movabs $0x0123456789abcdef, %%rax\n\t"
+        "movabs $0x1122334455667788, %%rcx\n\t"
+        "movabs $0x8877665544332211, %%rdx\n\t"
+        "movabs $0xfedcba9876543210, %%rsi\n\t"
+        "movabs $0x0f1e2d3c4b5a6978, %%rdi\n\t"
+        "movabs $0x1010101020202020, %%r8\n\t"
+        "movabs $0x3030303040404040, %%r9\n\t"
+        "movabs $0x5050505060606060, %%r10\n\t"
+        "movabs $0x7070707080808080, %%r11\n\t"
+        "movq %%rsi, %%xmm0\n\t"
+        "int3\n\t"
+        "xor %%r12, %%r12\n\t"
+        "movabs $0x0123456789abcdef, %%r13\n\t xor %%r13, %%rax\n\t or %%rax, %%r12\n\t"
+        "movabs $0x1122334455667788, %%r13\n\t xor %%r13, %%rcx\n\t or %%rcx, %%r12\n\t"
+        "movabs $0x8877665544332211, %%r13\n\t xor %%r13, %%rdx\n\t or %%rdx, %%r12\n\t"
+        "movabs $0xfedcba9876543210, %%r13\n\t xor %%r13, %%rsi\n\t or %%rsi, %%r12\n\t"
+        "movabs $0x0f1e2d3c4b5a6978, %%r13\n\t xor %%r13, %%rdi\n\t or %%rdi, %%r12\n\t"
+        "movabs $0x1010101020202020, %%r13\n\t xor %%r13, %%r8\n\t or %%r8, %%r12\n\t"
+        "movabs $0x3030303040404040, %%r13\n\t xor %%r13, %%r9\n\t or %%r9, %%r12\n\t"
+        "movabs $0x5050505060606060, %%r13\n\t xor %%r13, %%r10\n\t or %%r10, %%r12\n\t"
+        "movabs $0x7070707080808080, %%r13\n\t xor %%r13, %%r11\n\t or %%r11, %%r12\n\t"
+        "movq %%xmm0, %%rax\n\t"
+        "movabs $0xfedcba9876543210, %%r13\n\t xor %%r13, %%rax\n\t or %%rax, %%r12\n\t"
+        "mov %%r12, %0\n\t"
+        : "=m"(result)
+        :
+        : "rax", "rcx", "rdx", "rsi", "rdi", "r8", "r9", "r10", "r11", "r12", "r13",
+          "xmm0", "memory", "cc");
+    return result;
+}
+
 /* ---- Interrupt frames ---------------------------------------------------- */
 
 /* Layout built by isr_common (arch/isr.S): the registers it pushed, then the

@@ -1,16 +1,35 @@
-/// Entry point, called by arch/boot.S once the CPU is in 64-bit mode.
+/// The kernel's entry point, called by arch/boot.S in 64-bit mode with the
+/// Multiboot magic and information pointer. Interrupts are off until the
+/// IDT and the PICs are ready.
 @_cdecl("kernel_main")
-public func kernelMain(magic: UInt32, info: UInt32) {
-    outb(0x3F8 + 3, 0x03)
-    for b in "hello from swift\n".utf8 { outb(0x3F8, b) }
-    outl(0xF4, 0)
-}
+public func kernelMain(magic: UInt32, info: UInt32) -> Never {
+    Serial.initialize()
+    Multiboot.parse(magic: magic, info: info)   // copies the command line first
+    Console.initialize()
+    StatusLine.refresh(force: true)
+    kprint("swiftemu guest kernel - Embedded Swift on x86-64\n", .bright)
+    if !Multiboot.valid {
+        kprint("warning: not started by a Multiboot loader (EAX=\(hex: magic))\n", .warn)
+    }
 
-@_cdecl("interrupt_dispatch")
-public func interruptDispatch(vector: UInt64, errorCode: UInt64, frame: UnsafeMutablePointer<interrupt_frame>) {
-}
+    Frames.initialize()
+    Paging.initialize()             // 4 KiB pages for the first 2 MiB, stack guard page
+    GDT.initialize()                // GDT with TSS; IST1 = double-fault stack
+    IDT.initialize()                // all 256 vectors -> arch/isr.S stubs
+    PIC.initialize()                // remap to 32/40, keep the firmware's masks
+    Keyboard.initialize()
+    Interrupts.enable()
 
-@_cdecl("console_putchar")
-public func consolePutchar(_ byte: UInt8) {
-    outb(0x3F8, byte)
+    Multiboot.withLoaderName { name in
+        Multiboot.withCommandLine { line in
+            kprint("# loader '\(name)', command line '\(line)', \(Multiboot.memoryUpperKiB / 1024 + 1) MiB RAM\n", .dim)
+        }
+    }
+
+    if Multiboot.commandLineHasWord("test") {
+        SelfTest.runAndExit()
+    }
+
+    kprint("Type 'help' for the list of commands.\n", .info)
+    Shell.run()
 }

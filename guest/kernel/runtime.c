@@ -131,3 +131,17 @@ void free(void *pointer) {
         }
     }
 }
+
+/* Seeds the standard library's Hasher (simple enums are Hashable). The
+   kernel never relies on hash randomisation, and a fixed sequence keeps runs
+   deterministic, so this is a plain xorshift generator. */
+void arc4random_buf(void *buffer, size_t count) {
+    static uint64_t state = 0x9E3779B97F4A7C15ull;
+    unsigned char *out = buffer;
+    for (size_t i = 0; i < count; i++) {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        out[i] = (unsigned char)state;
+    }
+}
