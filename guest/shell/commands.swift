@@ -288,7 +288,14 @@ enum Commands {
         kprint("a dot per timer tick for \(seconds) s (a key stops):\n")
         while Keyboard.nextEvent() != nil {}
         Timer.printDots = true
-        let completed = Timer.sleep(milliseconds: seconds * 1000) { Keyboard.hasInput || Serial.read() != nil }
+        // Stop on a key press (the release of the Enter that started the
+        // command arrives after it started and must not count).
+        let completed = Timer.sleep(milliseconds: seconds * 1000) {
+            while let event = Keyboard.nextEvent() {
+                if event.pressed { return true }
+            }
+            return Serial.read() != nil
+        }
         Timer.printDots = false
         while Keyboard.nextEvent() != nil {}
         Console.freshLine()
