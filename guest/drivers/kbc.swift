@@ -38,10 +38,8 @@ enum KBC {
     private static func wait(microseconds: UInt64, _ condition: () -> Bool) -> Bool {
         var watch = PIT.Stopwatch()
         let clocks = microseconds * PIT.inputHz / 1_000_000
-        var spins = 0
         while !condition() {
-            spins += 1
-            if spins & 63 == 0 && (watch.poll() > clocks || spins > 20_000_000) { return false }
+            if watch.hasElapsed(clocks) { return false }
         }
         return true
     }

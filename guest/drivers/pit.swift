@@ -71,15 +71,27 @@ enum PIT {
     /// Measures elapsed PIT input clocks by polling channel 0's count, which
     /// counts down from `divisor` to 1 and reloads. Works as long as it is
     /// polled at least once per timer period; runs from virtual time only.
+    ///
+    /// Every wait built on it also gives up after `pollLimit` polls, so a
+    /// timer that does not count (a broken or missing PIT) turns a wait into
+    /// a failure instead of a hang.
     struct Stopwatch {
+        static let pollLimit: UInt64 = 20_000_000
         var last: UInt32
         var elapsed: UInt64 = 0
+        var polls: UInt64 = 0
 
         init() { last = PIT.readChannel0Count() }
+
+        /// True once `clocks` have elapsed (or the poll limit was reached).
+        mutating func hasElapsed(_ clocks: UInt64) -> Bool {
+            poll() >= clocks || polls > Stopwatch.pollLimit
+        }
 
         /// Updates and returns the elapsed clocks since `init`.
         @discardableResult
         mutating func poll() -> UInt64 {
+            polls &+= 1
             let now = PIT.readChannel0Count()
             if now <= last {
                 elapsed &+= UInt64(last - now)
@@ -97,8 +109,7 @@ enum PIT {
     static func busyWait(microseconds: UInt64) {
         var watch = Stopwatch()
         let clocks = microseconds * inputHz / 1_000_000
-        var spins: UInt64 = 0
-        while watch.poll() < clocks && spins < 50_000_000 { spins += 1 }
+        while !watch.hasElapsed(clocks) {}
     }
 
     // MARK: Channel 2 (speaker / one-shot measurements)

@@ -15,6 +15,8 @@ enum Serial {
     static let scratch = base + 7
 
     static var present = false
+    /// Set when THR-empty never showed up: stop waiting for it.
+    static var ignoreLineStatus = false
 
     /// 115200 baud, 8 data bits, no parity, 1 stop bit, FIFOs on, no
     /// interrupts (output is polled; input is polled from the idle loop).
@@ -26,10 +28,10 @@ enum Serial {
         outb(lcr, 0x03)          // DLAB=0, 8 bits, no parity, 1 stop (8N1)
         outb(fcr, 0xC7)          // enable + clear both FIFOs, RX trigger 14 bytes
         outb(mcr, 0x0B)          // DTR, RTS, OUT2
-        // A UART keeps what is written to its scratch register; an empty
-        // port (no UART) reads back 0xFF.
-        outb(scratch, 0x5A)
-        present = inb(scratch) == 0x5A
+        // An empty I/O port (no UART) reads 0xFF; a UART's line status
+        // register never does (bit 7 is the FIFO error summary, bits 5/6
+        // transmitter empty).
+        present = inb(lsr) != 0xFF
     }
 
     static func write(_ byte: UInt8) {
@@ -37,9 +39,9 @@ enum Serial {
         // Wait for room in the transmitter; bounded so that a UART that never
         // reports THR empty cannot hang the kernel.
         var spins = 0
-        while inb(lsr) & 0x20 == 0 && spins < 100_000 {
-            cpu_pause()
+        while !ignoreLineStatus && inb(lsr) & 0x20 == 0 {
             spins += 1
+            if spins > 1_000_000 { ignoreLineStatus = true }
         }
         outb(thr, byte)
     }

@@ -48,11 +48,11 @@ enum Timer {
         var watch = PIT.Stopwatch()
         while clocks < target {
             if stop() { return true }
-            CPU.idle { ticks != seen || stop() }
+            pause { ticks != seen || stop() }
             if ticks != seen {
                 seen = ticks
                 watch = PIT.Stopwatch()
-            } else if watch.poll() > 2 * PIT.inputHz {
+            } else if watch.hasElapsed(2 * PIT.inputHz) {
                 return false
             }
         }
@@ -65,9 +65,20 @@ enum Timer {
         let start = ticks
         var watch = PIT.Stopwatch()
         while ticks == start {
-            if watch.poll() > 2 * PIT.inputHz { return false }
-            CPU.idle { ticks != start }
+            if watch.hasElapsed(2 * PIT.inputHz) { return false }
+            pause { ticks != start }
         }
         return true
+    }
+
+    /// Waits for an interrupt with HLT, but only once the timer has been
+    /// seen interrupting: until the first tick the CPU polls, so a timer
+    /// that never fires cannot put the kernel to sleep for good.
+    private static func pause(until wake: () -> Bool) {
+        if ticks == 0 {
+            cpu_pause()
+        } else {
+            CPU.idle(unless: wake)
+        }
     }
 }

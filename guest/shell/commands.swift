@@ -270,7 +270,7 @@ enum Commands {
         Timer.skipEOI = true
         Timer.printDots = true
         var watch = PIT.Stopwatch()
-        while watch.poll() < 3 * PIT.inputHz {
+        while !watch.hasElapsed(3 * PIT.inputHz) {
             cpu_pause()
         }
         Timer.printDots = false

@@ -41,12 +41,15 @@ enum SelfTest {
         passed = 0
         failed = 0
         Exceptions.verbose = false
+        let savedDivisor = PIT.divisor
+        let savedProgrammed = PIT.programmedByKernel
         kprint("self-test: \(Timer.ticks) ticks so far\n", .info)
 
         testDescriptorTables()
         testBreakpoint()
         testPageFault()
         testStackGuard()
+        check("timer-irq0", Timer.waitForTick(), "no timer interrupt within 2 s of PIT time")
         testPICMasks()
         testPICRequestAndService()
         testPITReadBack()
@@ -63,6 +66,8 @@ enum SelfTest {
         testLineEditor()
         testHeap()
 
+        PIT.setDivisor(savedDivisor)
+        PIT.programmedByKernel = savedProgrammed
         Exceptions.verbose = true
         running = false
         kprint("\(passed) passed, \(failed) failed\n", failed == 0 ? .good : .bad)
@@ -158,7 +163,7 @@ enum SelfTest {
         let (seenIRR, isrWhileWaiting) = CPU.withInterruptsDisabled { () -> (Bool, UInt8) in
             var watch = PIT.Stopwatch()
             let limit = 3 * UInt64(PIT.divisor)
-            while watch.poll() < limit {
+            while !watch.hasElapsed(limit) {
                 if PIC.irr.master & 1 != 0 { return (true, PIC.isr.master) }
             }
             return (false, PIC.isr.master)
@@ -190,28 +195,45 @@ enum SelfTest {
     }
 
     /// Channel 2 mode 0 (interrupt on terminal count): OUT2 (port 0x61 bit 5)
-    /// goes high N+1 clocks after the count is written; measured with
-    /// channel 0.
+    /// goes low with the control word and high N+1 clocks after the count is
+    /// written, measured with channel 0. Every event is bracketed by channel
+    /// 0 readings taken right before and after it, so a pause of the whole
+    /// machine (a busy emulator host) can only widen the brackets, never
+    /// produce a wrong result.
     static func testPITChannel2OneShot() {
         let count: UInt32 = 11932                     // 10 ms
-        let result = CPU.withInterruptsDisabled { () -> (UInt64, Bool, Bool) in
+        let slack: UInt64 = 40                        // instruction latency between readings, in clocks
+        let r = CPU.withInterruptsDisabled { () -> (writeFrom: UInt64, writeTo: UInt64, riseFrom: UInt64, riseTo: UInt64, lowAtStart: Bool, high: Bool) in
             PIT.setPortB(gate: true, speaker: false)
-            PIT.programChannel2(mode: 0, count: count)
             var watch = PIT.Stopwatch()
+            outb(PIT.control, 0xB0)                   // ch2, lsb/msb, mode 0: OUT2 low
+            outb(PIT.channel2, UInt8(truncatingIfNeeded: count))
             let lowAtStart = !PIT.channel2Out
+            let writeFrom = watch.poll()
+            outb(PIT.channel2, UInt8(truncatingIfNeeded: count >> 8))   // counting starts
+            let writeTo = watch.poll()
+            // Each sample of OUT2 is bracketed by two channel 0 readings: a
+            // low sample means the rise came after the reading before it, a
+            // high sample that it came before the reading after it.
+            var lastLow = writeTo
             var high = false
-            while watch.poll() < 4 * UInt64(count) {
-                if PIT.channel2Out { high = true; break }
+            var riseTo = writeTo
+            while !watch.hasElapsed(writeTo + 4 * UInt64(count)) {
+                let before = watch.elapsed
+                let out = PIT.channel2Out
+                let after = watch.poll()
+                if out { high = true; riseTo = after; break }
+                lastLow = before
             }
             PIT.setPortB(gate: false, speaker: false)
-            return (watch.elapsed, lowAtStart, high)
+            return (writeFrom, writeTo, lastLow, riseTo, lowAtStart, high)
         }
-        let (elapsed, lowAtStart, high) = result
-        let expected = UInt64(count) + 1
-        let tolerance = expected / 20                 // 5 %
-        check("pit-ch2-oneshot",
-              lowAtStart && high && elapsed + tolerance >= expected && elapsed <= expected + tolerance,
-              "OUT2 low at start \(yesNo: lowAtStart), went high \(yesNo: high) after \(elapsed) clocks, expected \(expected)")
+        let n = UInt64(count) + 1
+        // The rise happened in (riseFrom, riseTo] and must be N+1 clocks
+        // after a write that happened in [writeFrom, writeTo].
+        let consistent = r.riseTo + slack >= r.writeFrom + n && r.riseFrom <= r.writeTo + n + slack
+        check("pit-ch2-oneshot", r.lowAtStart && r.high && consistent,
+              "OUT2 low at start \(yesNo: r.lowAtStart), rose \(yesNo: r.high) between \(r.riseFrom - r.writeTo) and \(r.riseTo - r.writeFrom) clocks after the count, expected \(n)")
     }
 
     /// Channel 2 mode 3 (square wave) at ~1 kHz: OUT2 (port 0x61 bit 5) is
@@ -233,7 +255,7 @@ enum SelfTest {
             var previousOut = PIT.channel2Out
             var phaseStart: UInt64? = nil
             var considered: UInt64 = 0, mismatches: UInt64 = 0, rising: UInt64 = 0
-            while true {
+            while watch.polls < PIT.Stopwatch.pollLimit {
                 let t = watch.poll()
                 let out = PIT.channel2Out
                 if t >= window { break }
@@ -260,7 +282,10 @@ enum SelfTest {
               "\(result.mismatches) of \(result.considered) samples of OUT2 off a \(count)-clock square wave (\(result.rising) rising edges seen)")
     }
 
-    /// Timer ticks at 100 Hz counted over two RTC seconds.
+    /// Timer ticks at 100 Hz counted over two RTC seconds (edges seen at tick
+    /// granularity, hence +-1 tick at each end). The lower bound is looser:
+    /// QEMU's clocks follow the host, and a host that stalls QEMU for more
+    /// than a period makes it drop (never add) timer interrupts.
     static func testTimerAgainstRTC() {
         PIT.setDivisor(PIT.divisor(forHz: 100))
         func second() -> UInt8 {
@@ -282,7 +307,7 @@ enum SelfTest {
         ok = ok && waitForNextSecond() && waitForNextSecond()
         let ticks = Timer.ticks - startTicks
         PIT.setDivisor(65536)
-        check("timer-vs-rtc", ok && ticks >= 196 && ticks <= 204,
+        check("timer-vs-rtc", ok && ticks >= 190 && ticks <= 204,
               "\(ticks) ticks at 100 Hz in 2 RTC seconds (RTC advancing: \(yesNo: ok)), expected 200")
     }
 
@@ -312,7 +337,7 @@ enum SelfTest {
         RTC.write(0x0A, savedA)
         PIC.setMasks(master: masks.master, slave: masks.slave)
         let n = RTC.periodicInterrupts - before
-        check("rtc-periodic-irq8", n >= 28 && n <= 36 && Interrupts.irqCounts[8] - beforeCount == n,
+        check("rtc-periodic-irq8", n >= 24 && n <= 36 && Interrupts.irqCounts[8] - beforeCount == n,
               "\(n) periodic interrupts in 500 ms at 64 Hz, expected 32")
         let isr = RTC.sampledISR
         check("pic-cascade-isr", isr.slave & 1 != 0 && isr.master & 4 != 0,
