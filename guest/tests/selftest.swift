@@ -66,6 +66,15 @@ enum SelfTest {
         testLineEditor()
         testHeap()
 
+        var counts: Message = "interrupts:"
+        for irq in 0..<16 where Interrupts.irqCounts[irq] != 0 {
+            counts.append(" IRQ")
+            counts.append(unsigned: UInt64(irq))
+            counts.append("=")
+            counts.append(unsigned: Interrupts.irqCounts[irq])
+        }
+        note(counts)
+        note("spurious IRQ7 \(PIC.spuriousMaster), IRQ15 \(PIC.spuriousSlave); IRQ1 with empty 8042 buffer \(Keyboard.emptyInterrupts); unexpected vectors \(Interrupts.unexpected)")
         PIT.setDivisor(savedDivisor)
         PIT.programmedByKernel = savedProgrammed
         Exceptions.verbose = true
