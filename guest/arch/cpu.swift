@@ -2,10 +2,6 @@
 enum CPU {
     static let rflagsIF: UInt64 = 1 << 9
 
-    static var interruptsEnabled: Bool {
-        cpu_read_rflags() & rflagsIF != 0
-    }
-
     /// Runs `body` with IF=0 and restores the previous IF afterwards, so it
     /// nests correctly and is safe inside interrupt handlers (where IF is
     /// already 0 because every IDT entry is an interrupt gate).

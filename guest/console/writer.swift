@@ -73,13 +73,6 @@ enum Console {
         }
     }
 
-    static func write(_ bytes: UnsafeBufferPointer<UInt8>, attribute: UInt8) {
-        withLock {
-            for b in bytes { putLocked(b, attribute: attribute) }
-            VGA.setCursor(row: row, column: column)
-        }
-    }
-
     static func put(_ byte: UInt8, attribute: UInt8 = Colour.normal.rawValue) {
         withLock {
             putLocked(byte, attribute: attribute)

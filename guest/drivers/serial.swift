@@ -12,7 +12,6 @@ enum Serial {
     static let lcr = base + 3
     static let mcr = base + 4
     static let lsr = base + 5
-    static let scratch = base + 7
 
     static var present = false
     /// Set when THR-empty never showed up: stop waiting for it.

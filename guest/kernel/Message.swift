@@ -75,16 +75,6 @@ struct Message: ExpressibleByStringInterpolation {
         }
     }
 
-    /// Calls `body` with the bytes (valid only during the call).
-    func withBytes<R>(_ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
-        var copy = bytes
-        let n = count
-        return withUnsafeMutableBytes(of: &copy) { raw in
-            let p = raw.baseAddress!.assumingMemoryBound(to: UInt8.self)
-            return body(UnsafeBufferPointer(start: p, count: n))
-        }
-    }
-
     struct Interpolation: StringInterpolationProtocol {
         typealias StringLiteralType = StaticString
         var message = Message()

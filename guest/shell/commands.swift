@@ -256,6 +256,7 @@ enum Commands {
     static func recurse(_ depth: UInt64) -> UInt64 {
         var pad: InlineArray<128, UInt64> = .init(repeating: depth)
         pad[Int(depth % 128)] = depth
+        if depth == .max { return pad[0] }      // never: the stack runs out long before
         return recurse(depth &+ 1) &+ pad[Int(depth % 64)]
     }
 
