@@ -52,6 +52,7 @@ enum SelfTest {
         check("timer-irq0", Timer.waitForTick(), "no timer interrupt within 2 s of PIT time")
         testPICMasks()
         testPICRequestAndService()
+        testNoEOIBlocksTimer()
         testPITReadBack()
         testPITChannel2OneShot()
         testPITChannel2SquareWave()
@@ -60,6 +61,7 @@ enum SelfTest {
         testRTCPeriodicInterrupt()
         testKBC()
         testKeyboardCommands()
+        testKeyboardInterrupt()
         testVGA()
         testSerialLoopback()
         ScancodeTests.run()
@@ -185,6 +187,31 @@ enum SelfTest {
         check("pic-isr", isrWhileWaiting & 1 == 0 && Timer.sampledISR & 1 != 0 && isrOutside & 1 == 0,
               "ISR before \(hex: isrWhileWaiting), in handler \(hex: Timer.sampledISR), after \(hex: isrOutside)")
         check("pic-remap-vector-32", Timer.lastVector == 32, "timer interrupt arrived on vector \(Timer.lastVector)")
+    }
+
+    /// blog_os's "only one dot": while IRQ0 is in service (no EOI sent) the
+    /// PIC delivers no further IRQ0, the new request waits in the IRR; the
+    /// EOI lets it through at once.
+    static func testNoEOIBlocksTimer() {
+        PIT.setDivisor(PIT.divisor(forHz: 100))
+        _ = Timer.waitForTick()
+        Timer.skipEOI = true
+        let first = Timer.ticks
+        // Busy-wait (HLT would sleep for good): 60 ms = 6 timer periods.
+        var watch = PIT.Stopwatch()
+        while !watch.hasElapsed(PIT.inputHz * 60 / 1000) {}
+        let delivered = Timer.ticks - first
+        let isr = PIC.isr.master
+        let irr = PIC.irr.master
+        Timer.skipEOI = false
+        let before = Timer.ticks
+        PIC.endOfInterrupt(irq: 0)                  // the pending request is delivered right away
+        var watch2 = PIT.Stopwatch()
+        while Timer.ticks == before && !watch2.hasElapsed(PIT.inputHz / 1000) {}
+        let resumed = Timer.ticks != before
+        PIT.setDivisor(65536)
+        check("pic-no-eoi-one-tick", delivered == 1 && isr & 1 != 0 && irr & 1 != 0 && resumed,
+              "\(delivered) timer interrupts without EOI (expected 1), ISR \(hex: isr), IRR \(hex: irr), resumed after EOI \(yesNo: resumed)")
     }
 
     // MARK: 8254 PIT
@@ -379,6 +406,21 @@ enum SelfTest {
         let leds = KBC.setLEDs(Keyboard.decoder.ledMask)
         check("kbd-leds", leds, "0xED was not acknowledged")
         Keyboard.head = Keyboard.tail          // nothing typed during the test matters
+    }
+
+    /// 8042 command 0xD2 puts a byte into the output buffer as if the
+    /// keyboard had sent it: IRQ1 (vector 33) fires and the handler queues it.
+    static func testKeyboardInterrupt() {
+        Keyboard.head = Keyboard.tail
+        let before = Keyboard.received
+        let irqBefore = Interrupts.irqCounts[1]
+        let sent = CPU.withInterruptsDisabled { KBC.sendCommand(0xD2) && KBC.writeData(0x1E) }
+        var watch = PIT.Stopwatch()
+        while Keyboard.received == before && !watch.hasElapsed(PIT.inputHz / 20) {}
+        let byte = Keyboard.pop()
+        check("kbd-irq1-vector-33", sent && byte == 0x1E && Interrupts.irqCounts[1] > irqBefore,
+              "0xD2 0x1E: queued \(hex: byte ?? 0) (got a byte: \(yesNo: byte != nil)), IRQ1 count \(Interrupts.irqCounts[1] - irqBefore)")
+        Keyboard.head = Keyboard.tail
     }
 
     // MARK: VGA, serial
