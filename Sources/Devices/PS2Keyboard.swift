@@ -40,6 +40,9 @@ public final class PS2Keyboard {
 
     /// Scan code bytes waiting to be sent (at most 16, plus an overrun code).
     public private(set) var buffer: [UInt8] = []
+    /// Free scan code buffer positions. Scripted input should pace keys so
+    /// this stays above the length of the next sequence (KBD-18).
+    public var bufferSpace: Int { max(0, 16 - buffer.count) }
     /// Command responses waiting to be sent; they go out ahead of `buffer`
     /// and do not occupy buffer positions (KBD-17).
     public private(set) var replies: [UInt8] = []
@@ -109,8 +112,8 @@ public final class PS2Keyboard {
         let v = variant(for: key)
         variants[key] = v
         let bytes = encode(makeSequence(key, v))
-        enqueueScan(bytes)
         traceKey(key, down: true, bytes: bytes)
+        enqueueScan(bytes)
         if repeats(key) {
             repeatKey = key
             clock.schedule(typematicTimer, at: clock.now &+ typematicDelayNs)
@@ -128,8 +131,8 @@ public final class PS2Keyboard {
         if repeatKey == key { stopRepeat() }
         guard scanning, !inSelfTest else { return }
         let bytes = encode(breakSequence(key, v))
-        if !bytes.isEmpty { enqueueScan(bytes) }
         traceKey(key, down: false, bytes: bytes)
+        enqueueScan(bytes)
     }
 
     /// Releases every held key (e.g. when the host window loses focus).
@@ -351,11 +354,11 @@ public final class PS2Keyboard {
         // buffered; no repeats are generated.
         if !clockInhibited {
             let bytes = encode(repeatSequence(key))
-            enqueueScan(bytes)
             if trace.wants(.kbd) {
                 trace.emit(TraceEvent(.kbd, "key", [("name", .str(key.name)), ("dir", .str("repeat")),
                                                     ("bytes", .str(DevHexFormat.bytes(bytes)))]))
             }
+            enqueueScan(bytes)
         }
         clock.schedule(typematicTimer, at: clock.now &+ typematicPeriodNs)
     }
