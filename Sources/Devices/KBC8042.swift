@@ -124,10 +124,10 @@ public final class KBC8042: PortDevice {
         // interrupts off, translation on. The board normally calls
         // applyFirmwareState() on top of this.
         ram[0] = 0x70
-        keyboard.clockInhibited = true
         loadTimer = clock.makeTimer("kbc-load") { [weak self] _ in self?.tryLoad() }
         keyboard.onOutput = { [weak self] in self?.tryLoad() }
         mouse.onOutput = { [weak self] in self?.tryLoad() }
+        updateIRQs()
     }
 
     // MARK: - Inspection
@@ -198,7 +198,6 @@ public final class KBC8042: PortDevice {
         clock.cancel(loadTimer)
         keyboard.applyFirmwareState()
         mouse.applyFirmwareState()
-        keyboard.clockInhibited = false
         updateIRQs()
     }
 
@@ -317,7 +316,6 @@ public final class KBC8042: PortDevice {
     private func setCommandByte(_ v: UInt8) {
         ram[0] = v
         sysFlag = v & 0x04 != 0                 // KBC-08: status b2 = CTR b2
-        keyboard.clockInhibited = v & 0x10 != 0
         if v & 0x40 == 0 { translateBreak = false }
         if trace.wants(.kbd) { trace.emit(TraceEvent(.kbd, "ctr", [("value", hex8(v))])) }
         updateIRQs()
@@ -428,6 +426,10 @@ public final class KBC8042: PortDevice {
     }
 
     private func updateIRQs() {
+        // The 8042 holds the keyboard clock low while its output buffer is
+        // full or the keyboard is disabled: the keyboard buffers, and does
+        // not generate typematic repeats meanwhile (IBM AT TR).
+        keyboard.clockInhibited = outputBufferFull || ram[0] & 0x10 != 0
         let k = outputBufferFull && !outputFromAux && ram[0] & 0x01 != 0
         let m = outputBufferFull && outputFromAux && ram[0] & 0x02 != 0
         if k != irq1Level { irq1Level = k; irq1(k) }

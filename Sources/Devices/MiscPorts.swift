@@ -63,8 +63,8 @@ public final class PostPort: PortDevice {
 /// stored and read back (b3 password lock, b6-b7 disk activity LEDs).
 /// Bootloaders (rust-osdev bootloader 0.9) do `in 0x92; or 2; and 0xFE; out 0x92`.
 public final class SystemControlA: PortDevice {
-    /// Last value written (b0 reads back as written until the next write or
-    /// `reset()`; the board calls `reset()` on a system reset).
+    /// Current register value. b0 is cleared again once the reset it
+    /// requested has been signalled (the reset clears it on real chipsets).
     public private(set) var value: UInt8 = 0
     public var onA20: ((Bool) -> Void)?
     public var onReset: (() -> Void)?
@@ -85,6 +85,9 @@ public final class SystemControlA: PortDevice {
         let old = value
         value = v
         if (old ^ v) & 0x02 != 0 { onA20?(v & 0x02 != 0) }
-        if old & 0x01 == 0 && v & 0x01 != 0 { onReset?() }
+        if old & 0x01 == 0 && v & 0x01 != 0 {
+            value &= ~0x01
+            onReset?()
+        }
     }
 }

@@ -33,9 +33,10 @@ public final class PS2Keyboard {
     public private(set) var scanning: Bool = true
     /// True while the basic assurance test after FF runs.
     public private(set) var inSelfTest: Bool = false
-    /// Set by the controller while it holds the keyboard clock low (command
-    /// byte b4 / 0xAD): keys are still buffered (KBD-27), typematic repeats
-    /// are not generated.
+    /// Set by the controller while it holds the keyboard clock low (output
+    /// buffer full, or command byte b4 / 0xAD): keys are still buffered
+    /// (KBD-27), typematic repeats are not generated ("only the first make
+    /// code is stored", IBM AT TR).
     public internal(set) var clockInhibited: Bool = false
 
     /// Scan code bytes waiting to be sent (at most 16, plus an overrun code).

@@ -195,6 +195,17 @@ final class KeyboardTests: XCTestCase {
         XCTAssertEqual(r.drain(within: 20 * ms), [0x2E])
         r.keyboard.release(.c)
         XCTAssertEqual(r.drain(within: 20 * ms), [0xAE])
+
+        // A guest that does not read 0x60 keeps the interface inhibited too
+        // (full output buffer): repeats are not stored meanwhile.
+        r.keyboard.press(.d)
+        r.advance(3_000 * ms)
+        XCTAssertEqual(r.keyboard.buffer, [])
+        XCTAssertEqual(r.read(), 0x20)
+        let resumed = r.drainTimed(within: 200 * ms)
+        XCTAssertEqual(resumed.map(\.b), [0x20, 0x20], "repeats resume once the buffer is read")
+        r.keyboard.release(.d)
+        _ = r.drain()
     }
 
     func testKBD13_ResendRepeatsLastByte() {

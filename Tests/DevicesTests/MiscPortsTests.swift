@@ -52,8 +52,10 @@ final class MiscPortsTests: XCTestCase {
         XCTAssertEqual(a20, [true])
         s.ioWrite(0x92, size: 1, value: 0x03)    // 0 -> 1 on b0: fast reset
         XCTAssertEqual(resets, 1)
-        s.ioWrite(0x92, size: 1, value: 0x03)    // still 1: no new reset
-        XCTAssertEqual(resets, 1)
+        XCTAssertEqual(s.ioRead(0x92, size: 1), 0x02, "b0 reads 0 after the reset")
+        XCTAssertEqual(a20, [true], "A20 untouched")
+        s.ioWrite(0x92, size: 1, value: 0x03)    // a new 0 -> 1 transition
+        XCTAssertEqual(resets, 2)
         s.ioWrite(0x92, size: 1, value: 0x00)
         XCTAssertEqual(a20, [true, false])
         s.reset()
