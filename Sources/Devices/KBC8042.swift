@@ -160,14 +160,14 @@ public final class KBC8042: PortDevice {
     public var irq12Asserted: Bool { irq12Level }
 
     public func describe() -> String {
-        var s = "8042: status 0x\(hexList([status])) command byte 0x\(hexList([ram[0]]))"
-        s += " output port 0x\(hexList([outputPortReadValue]))"
-        s += "\n  OB 0x\(hexList([outputBuffer])) \(outputBufferFull ? (outputFromAux ? "full (aux)" : "full") : "empty")"
+        var s = "8042: status 0x\(DevHexFormat.bytes([status])) command byte 0x\(DevHexFormat.bytes([ram[0]]))"
+        s += " output port 0x\(DevHexFormat.bytes([outputPortReadValue]))"
+        s += "\n  OB 0x\(DevHexFormat.bytes([outputBuffer])) \(outputBufferFull ? (outputFromAux ? "full (aux)" : "full") : "empty")"
         s += ", IRQ1 \(irq1Level ? 1 : 0) IRQ12 \(irq12Level ? 1 : 0)"
-        if let p = pendingCommand { s += ", awaiting data for 0x\(hexList([p]))" }
+        if let p = pendingCommand { s += ", awaiting data for 0x\(DevHexFormat.bytes([p]))" }
         s += "\n  translation \(translating ? "on" : "off"), kbd clock \(ram[0] & 0x10 != 0 ? "off" : "on")"
         s += ", aux clock \(ram[0] & 0x20 != 0 ? "off" : "on")"
-        if !controllerQueue.isEmpty { s += "\n  controller queue [\(hexList(controllerQueueContents))]" }
+        if !controllerQueue.isEmpty { s += "\n  controller queue [\(DevHexFormat.bytes(controllerQueueContents))]" }
         for line in (keyboard.describe() + "\n" + mouse.describe()).split(separator: "\n") {
             s += "\n  " + line
         }

@@ -354,7 +354,7 @@ public final class PS2Keyboard {
             enqueueScan(bytes)
             if trace.wants(.kbd) {
                 trace.emit(TraceEvent(.kbd, "key", [("name", .str(key.name)), ("dir", .str("repeat")),
-                                                    ("bytes", .str(hexList(bytes)))]))
+                                                    ("bytes", .str(DevHexFormat.bytes(bytes)))]))
             }
         }
         clock.schedule(typematicTimer, at: clock.now &+ typematicPeriodNs)
@@ -477,7 +477,7 @@ public final class PS2Keyboard {
     private func traceKey(_ key: PS2Key, down: Bool, bytes: [UInt8], note: String? = nil) {
         guard trace.wants(.kbd) else { return }
         var f: [(String, TraceValue)] = [("name", .str(key.name)), ("dir", .str(down ? "down" : "up")),
-                                         ("bytes", .str(hexList(bytes)))]
+                                         ("bytes", .str(DevHexFormat.bytes(bytes)))]
         if let note { f.append(("note", .str(note))) }
         trace.emit(TraceEvent(.kbd, "key", f))
     }
@@ -487,18 +487,21 @@ public final class PS2Keyboard {
         if inSelfTest { s += " (self-test running)" }
         s += ", LEDs scroll=\(leds & 1) num=\((leds >> 1) & 1) caps=\((leds >> 2) & 1)"
         let tenths = 10_000_000_000 / typematicPeriodNs
-        s += "\n  typematic 0x\(hexList([typematic])): \(tenths / 10).\(tenths % 10) cps after "
+        s += "\n  typematic 0x\(DevHexFormat.bytes([typematic])): \(tenths / 10).\(tenths % 10) cps after "
             + "\(typematicDelayNs / 1_000_000) ms"
         if let k = repeatKey { s += ", repeating \(k.name)" }
-        s += "\n  replies [\(hexList(replies))] buffer [\(hexList(buffer))] (\(buffer.count)/16)"
+        s += "\n  replies [\(DevHexFormat.bytes(replies))] buffer [\(DevHexFormat.bytes(buffer))] (\(buffer.count)/16)"
         if !keysDown.isEmpty { s += "\n  held: " + keysDown.map(\.name).sorted().joined(separator: " ") }
         return s
     }
 }
 
-func hexList(_ bytes: [UInt8]) -> String {
-    bytes.map { b in
-        let h = String(b, radix: 16, uppercase: true)
-        return h.count == 1 ? "0" + h : h
-    }.joined(separator: " ")
+/// Hex formatting for traces and describe() of the input devices, RTC, UART.
+enum DevHexFormat {
+    static func bytes(_ bytes: [UInt8]) -> String {
+        bytes.map { b in
+            let h = String(b, radix: 16, uppercase: true)
+            return h.count == 1 ? "0" + h : h
+        }.joined(separator: " ")
+    }
 }

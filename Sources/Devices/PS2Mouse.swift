@@ -107,7 +107,7 @@ public final class PS2Mouse {
         lastPacket = p
         output.append(contentsOf: p)
         packetBytesQueued = p.count
-        if trace.wants(.kbd) { trace.emit(TraceEvent(.kbd, "mouse-packet", [("bytes", .str(hexList(p)))])) }
+        if trace.wants(.kbd) { trace.emit(TraceEvent(.kbd, "mouse-packet", [("bytes", .str(DevHexFormat.bytes(p)))])) }
         onOutput?()
     }
 
@@ -301,7 +301,7 @@ public final class PS2Mouse {
         var s = "PS/2 mouse: ID \(deviceID), \(mode.rawValue) mode, reporting \(reporting ? "on" : "off")"
         s += ", \(sampleRate)/s, resolution \(resolution), scaling \(scaling21 ? "2:1" : "1:1")"
         if inSelfTest { s += " (self-test running)" }
-        s += "\n  buttons \(buttons), pending dx=\(dx) dy=\(dy) dz=\(dz), output [\(hexList(output))]"
+        s += "\n  buttons \(buttons), pending dx=\(dx) dy=\(dy) dz=\(dz), output [\(DevHexFormat.bytes(output))]"
         return s
     }
 }
