@@ -71,6 +71,7 @@ public final class PS2Keyboard {
         case keyList(UInt8)  // after FB/FC/FD: key type to assign (set 3)
     }
     private var pending: Pending = .none
+    private var scanningBeforeList = true
     private var overrunQueued = false
     private var lastSent: UInt8 = 0xAA
     private var lastNonResend: UInt8 = 0xAA
@@ -213,7 +214,7 @@ public final class PS2Keyboard {
                 return
             }
             pending = .none
-            scanning = true
+            scanning = scanningBeforeList
         }
         command(byte)
     }
@@ -256,7 +257,11 @@ public final class PS2Keyboard {
         case 0xFA:
             reply(0xFA); setAllTypes(3)
         case 0xFB, 0xFC, 0xFD:
+            // Scanning pauses while the host sends the key list; a command
+            // byte ends the list and restores it.
             reply(0xFA)
+            scanningBeforeList = scanning
+            scanning = false
             pending = .keyList(c == 0xFB ? 1 : c == 0xFC ? 2 : 0)
         case 0xFE:
             reply(lastSent == 0xFE ? lastNonResend : lastSent)   // KBD-13

@@ -240,6 +240,8 @@ final class KeyboardTests: XCTestCase {
         // FA: all typematic/make/break again; FD 1C: A make only.
         _ = r.kbd(0xFA)
         XCTAssertEqual(r.kbd(0xFD), [0xFA])
+        r.tap(.z)
+        XCTAssertEqual(r.drain(), [], "no scanning while the key list is open")
         XCTAssertEqual(r.kbd(0x1C), [0xFA])
         XCTAssertEqual(r.kbd(0xF4), [0xFA], "a command ends the key list")
         r.tap(.a)
