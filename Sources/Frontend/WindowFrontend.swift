@@ -268,7 +268,7 @@ private final class WindowFrontend {
             if pacer.slow { parts.append(String(format1("slow: %.0f%% speed", pacer.speed * 100))) }
             parts.append(format1("%.1f MIPS", pacer.mips))
         }
-        let t = parts.joined(separator: " — ")
+        let t = parts.joined(separator: " - ")
         if t != lastTitle {
             lastTitle = t
             SDL_SetWindowTitle(window, t)
@@ -373,7 +373,7 @@ private final class WindowFrontend {
     private func debug() {
         pc.kbc.keyboard.releaseAll()
         if let hook = options.onDebugRequest {
-            SDL_SetWindowTitle(window, "\(title) — in debugger")
+            SDL_SetWindowTitle(window, "\(title) - in debugger")
             hook(pc)
         } else {
             fputs("swiftemu: debugger not available\n", stderr)
