@@ -496,12 +496,16 @@ final class DiffRunner {
     private(set) var totalCases = 0
     /// Scale factor for case counts (DIFF_SCALE in the environment).
     let scale: Double
+    /// DIFF_NATIVE_ONLY=1: run the native side only (checks the test inputs
+    /// never fault natively, without an interpreter).
+    let nativeOnly: Bool
 
     init() {
         hostMem = UnsafeMutableRawPointer.allocate(byteCount: DiffMachine.dataSize, alignment: 4096)
         inputMem = UnsafeMutableRawPointer.allocate(byteCount: DiffMachine.dataSize, alignment: 16)
         hostMem.initializeMemory(as: UInt8.self, repeating: 0, count: DiffMachine.dataSize)
         inputMem.initializeMemory(as: UInt8.self, repeating: 0, count: DiffMachine.dataSize)
+        nativeOnly = ProcessInfo.processInfo.environment["DIFF_NATIVE_ONLY"] == "1"
         scale = ProcessInfo.processInfo.environment["DIFF_SCALE"].flatMap(Double.init) ?? 1
         _ = hostexec_init()
     }
@@ -513,6 +517,11 @@ final class DiffRunner {
     @discardableResult
     func run(_ form: String, _ variants: [DiffVariant], _ spec: DiffSpec,
              file: StaticString = #filePath, line: UInt = #line) -> Int {
+        if nativeOnly {
+            hostexec_guard_begin()
+            defer { hostexec_guard_end() }
+            return variants.reduce(0) { $0 + runVariant(form, $1, spec, file: file, line: line) }
+        }
         if let e = machine.setupError {
             XCTFail("\(form): \(e)", file: file, line: line)
             return 1
@@ -564,13 +573,15 @@ final class DiffRunner {
                 if sig != 0 {
                     failed += 1
                     if examples.count < 3 {
-                        examples.append("native run faulted (signal \(sig), addr 0x\(String(fault.address, radix: 16))) on input \(describeInput(c, v)) — test input bug")
+                        examples.append("native run faulted (signal \(sig), addr 0x\(String(fault.address, radix: 16))) on input \(describeInput(c, v, spec)) — test input bug")
                     }
                     continue
                 }
                 for r in spec.dataPtrs { host[r] = host[r] &- hostBase }
                 for r in spec.codeRelOut { host[r] = host[r] &- hostexec_code_address() }
             }
+
+            if nativeOnly { continue }
 
             // Interpreter.
             var input = c.st
@@ -621,7 +632,7 @@ final class DiffRunner {
             if !problems.isEmpty {
                 failed += 1
                 if examples.count < 3 {
-                    examples.append("\(describeInput(c, v))\n      " + problems.joined(separator: "\n      "))
+                    examples.append("\(describeInput(c, v, spec))\n      " + problems.joined(separator: "\n      "))
                 }
                 if failed >= 200 { break }
             }
@@ -635,9 +646,12 @@ final class DiffRunner {
 
     private func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
 
-    private func describeInput(_ c: DiffCase, _ v: DiffVariant) -> String {
+    private func describeInput(_ c: DiffCase, _ v: DiffVariant, _ spec: DiffSpec) -> String {
         let regs = v.show.isEmpty ? (0..<16).filter { $0 != 4 } : v.show
-        let rs = regs.map { "\(DiffEnc.names64[$0])=\(hex(c[$0]))" }.joined(separator: " ")
+        var rs = regs.map { "\(DiffEnc.names64[$0])=\(hex(c[$0]))" }.joined(separator: " ")
+        if spec.memory {
+            rs += " mem[\(DiffForms.memOff)..+8]=\(hex(c.load(DiffForms.memOff, 8)))"
+        }
         return "in: \(rs) flags=\(Fl.names(c.flags))"
     }
 
