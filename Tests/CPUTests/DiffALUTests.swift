@@ -58,6 +58,13 @@ final class DiffALUTests: XCTestCase {
                 R.run("\(name)\(w) mem", [DiffVariant(name: "\(name) reg, \(m)", code: DiffEnc.rm(F.op(w, base + 2), width: w, reg: 10, base: base0, disp: disp), cases: F.nMem, show: [10, base0])],
                       F.memSpec(w, base: base0, disp: disp, defined: defined))
             }
+            if w == 8 {
+                // AH as the register operand of a memory form (no REX).
+                R.run("\(name)\(w) mem", [DiffVariant(name: "\(name) [rbx-8], ah", code: DiffEnc.rm(F.op(w, base), width: w, reg: 4, base: 3, disp: -8), cases: F.nMem, show: [0, 3])],
+                      F.memSpec(w, base: 3, disp: -8, defined: defined))
+                R.run("\(name)\(w) mem", [DiffVariant(name: "\(name) bh, [rsi+0x300]", code: DiffEnc.rm(F.op(w, base + 2), width: w, reg: 7, base: 6, disp: 0x300), cases: F.nMem, show: [3, 6])],
+                      F.memSpec(w, base: 6, disp: 0x300, defined: defined))
+            }
             let imm = rng.next()
             R.run("\(name)\(w) mem", [DiffVariant(name: "\(name) [rbx-8], imm", code: DiffEnc.rm(w == 8 ? [0x80] : [0x81], width: w, reg: Int(ext), base: 3, disp: -8, imm: DiffEnc.le(imm, F.immLen(w))), cases: F.nMem, show: [3])],
                   F.memSpec(w, base: 3, disp: -8, defined: defined))

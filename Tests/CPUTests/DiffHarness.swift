@@ -469,6 +469,15 @@ final class UndefinedFlagStats {
         }
     }
 
+    func report(_ form: String) -> String? {
+        guard let t = table[form] else { return nil }
+        let parts = [Fl.cf, Fl.pf, Fl.af, Fl.zf, Fl.sf, Fl.of].compactMap { bit -> String? in
+            guard let e = t[bit], e.cases > 0 else { return nil }
+            return "\(Fl.names(bit)) =host \(100 * e.sameAsHost / e.cases)% set \(100 * e.ones / e.cases)%"
+        }
+        return parts.isEmpty ? nil : "\(form) (\(t.values.map(\.cases).max() ?? 0) cases): " + parts.joined(separator: ", ")
+    }
+
     func report() -> String {
         var lines: [String] = []
         for form in order {
@@ -499,12 +508,16 @@ final class DiffRunner {
     /// DIFF_NATIVE_ONLY=1: run the native side only (checks the test inputs
     /// never fault natively, without an interpreter).
     let nativeOnly: Bool
+    /// DIFF_UNDEFINED_REPORT=1: print, per form, how the interpreter sets the
+    /// flags the SDM leaves undefined (share equal to the host, share set).
+    let reportUndefined: Bool
 
     init() {
         hostMem = UnsafeMutableRawPointer.allocate(byteCount: DiffMachine.dataSize, alignment: 4096)
         inputMem = UnsafeMutableRawPointer.allocate(byteCount: DiffMachine.dataSize, alignment: 16)
         hostMem.initializeMemory(as: UInt8.self, repeating: 0, count: DiffMachine.dataSize)
         inputMem.initializeMemory(as: UInt8.self, repeating: 0, count: DiffMachine.dataSize)
+        reportUndefined = ProcessInfo.processInfo.environment["DIFF_UNDEFINED_REPORT"] == "1"
         nativeOnly = ProcessInfo.processInfo.environment["DIFF_NATIVE_ONLY"] == "1"
         scale = ProcessInfo.processInfo.environment["DIFF_SCALE"].flatMap(Double.init) ?? 1
         _ = hostexec_init()
@@ -531,6 +544,9 @@ final class DiffRunner {
         defer { hostexec_guard_end() }
         for v in variants {
             failures += runVariant(form, v, spec, file: file, line: line)
+        }
+        if reportUndefined, let line = DiffRunner.undefinedStats.report(form) {
+            print("undefined flags: " + line)
         }
         return failures
     }
