@@ -25,7 +25,7 @@ final class DiffALUTests: XCTestCase {
             var vs: [DiffVariant] = []
             for p in F.pairs(w) {
                 vs.append(DiffVariant(name: "\(name) \(p.name(w))", code: DiffEnc.rr(F.op(w, base), width: w, reg: p.reg, rm: p.rm, forceREX: p.rex),
-                                      cases: F.nReg, show: p.show))
+                                      cases: F.nReg, show: p.show(w)))
             }
             vs.append(DiffVariant(name: "\(name) r, r/m (\(DiffEnc.regName(11, width: w)), \(DiffEnc.regName(0, width: w)))",
                                   code: DiffEnc.rr(F.op(w, base + 2), width: w, reg: 11, rm: 0), cases: F.nReg, show: [11, 0]))
@@ -100,7 +100,7 @@ final class DiffALUTests: XCTestCase {
         for w in F.widths {
             var vs: [DiffVariant] = []
             for p in F.pairs(w) {
-                vs.append(DiffVariant(name: "test \(p.name(w))", code: DiffEnc.rr(F.op(w, 0x84), width: w, reg: p.reg, rm: p.rm, forceREX: p.rex), cases: F.nReg, show: p.show))
+                vs.append(DiffVariant(name: "test \(p.name(w))", code: DiffEnc.rr(F.op(w, 0x84), width: w, reg: p.reg, rm: p.rm, forceREX: p.rex), cases: F.nReg, show: p.show(w)))
             }
             for imm in (w == 8 ? F.imm8Values(&rng) : F.immZValues(w, &rng)) {
                 let code = (w == 16 ? [0x66] : w == 64 ? [0x48] : []) + F.op(w, 0xA8) + DiffEnc.le(imm, F.immLen(w))

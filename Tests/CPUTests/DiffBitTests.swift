@@ -32,7 +32,7 @@ final class DiffBitTests: XCTestCase {
             // Register base, register offset.
             let pairs = F.pairs(w).filter { $0.reg != $0.rm } + [F.Pair(reg: 3, rm: 3, rex: false)]
             let vs = pairs.map { p in
-                DiffVariant(name: "\(name) \(p.name(w))", code: DiffEnc.rr([0x0F, opReg], width: w, reg: p.reg, rm: p.rm), cases: F.nReg, show: p.show)
+                DiffVariant(name: "\(name) \(p.name(w))", code: DiffEnc.rr([0x0F, opReg], width: w, reg: p.reg, rm: p.rm), cases: F.nReg, show: p.show(w))
             }
             R.run("\(name)\(w)", vs, DiffSpec(width: w, gen: { rng, c in
                 if rng.coin() { c[1] = Self.bitOffset(&rng, w) }
@@ -87,7 +87,7 @@ final class DiffBitTests: XCTestCase {
         for w in F.wide {
             for p in F.pairs(w) {
                 let v = DiffVariant(name: "\(name) \(DiffEnc.regName(p.reg, width: w)), \(DiffEnc.regName(p.rm, width: w))",
-                                    code: DiffEnc.rr([0x0F, op], width: w, reg: p.reg, rm: p.rm, prefix: prefix), cases: F.nReg, show: p.show)
+                                    code: DiffEnc.rr([0x0F, op], width: w, reg: p.reg, rm: p.rm, prefix: prefix), cases: F.nReg, show: p.show(w))
                 R.run("\(name)\(w)", [v], DiffSpec(width: w, gen: { rng, c in Self.genScanSource(&rng, &c, reg: p.rm, w: w) },
                                                    defined: { c, _ in defined(c[p.rm] & DiffRng.mask(w), p.reg) }))
             }

@@ -25,8 +25,9 @@ enum DiffForms {
         func name(_ w: Int) -> String {
             "\(DiffEnc.regName(rm, width: w, rex: rex)), \(DiffEnc.regName(reg, width: w, rex: rex))"
         }
-        var show: [Int] {
-            let f = { (r: Int) in !rex && r >= 4 && r < 8 ? r - 4 : r }  // AH..BH live in RAX..RBX
+        /// The 64-bit registers holding the operands (AH..BH live in RAX..RBX).
+        func show(_ w: Int) -> [Int] {
+            let f = { (r: Int) in w == 8 && !rex && r >= 4 && r < 8 ? r - 4 : r }
             return Array(Set([f(rm), f(reg)])).sorted()
         }
     }

@@ -7,8 +7,9 @@
 // pages, a GDT with a 64-bit code segment, an IDT whose 256 gates lead to
 // `jmp $` stubs (16 bytes apart, so the stopping RIP names the vector), a
 // stack, a code page and a 4 KiB data window. Each case single-steps the CPU
-// with `stopAt = retired + 1` until RIP leaves the first instruction byte (a
-// REP string instruction may retire once per iteration or once in all).
+// with `stopAt = retired + 1` until RIP leaves the code bytes (a REP string
+// instruction may retire once per iteration or once in all; a sequence of
+// instructions is stepped through to its end).
 //
 // Memory operands: a register (listed in `DiffSpec.dataPtrs`) holds an offset
 // into the data window; the harness adds the host buffer address natively and
@@ -148,6 +149,9 @@ struct Defined {
     var flags: UInt64 = Fl.all
     /// Registers compared, bit i = register i (RSP is never compared).
     var regs: UInt16 = 0xFFEF
+    /// One register compared under `mask` only (-1: none).
+    var maskReg = -1
+    var mask: UInt64 = ~0
     init(flags: UInt64 = Fl.all, regs: UInt16 = 0xFFEF) { self.flags = flags; self.regs = regs }
     /// All flags but `undefined`.
     static func except(_ undefined: UInt64) -> Defined { Defined(flags: Fl.all & ~undefined) }
@@ -418,19 +422,20 @@ final class DiffMachine {
         cpu.rip = DiffMachine.codeBase
         bus.exceptions.removeAll(keepingCapacity: true)
         bus.unimplemented.removeAll(keepingCapacity: true)
+        let end = DiffMachine.codeBase + UInt64(code.count)
         var stop = CPUStop.limit
         var steps = 0
         repeat {
             cpu.stopAt = cpu.retired &+ 1
             stop = cpu.run()
             steps += 1
-        } while stop == .limit && cpu.rip == DiffMachine.codeBase && steps < maxSteps
+        } while stop == .limit && cpu.rip >= DiffMachine.codeBase && cpu.rip < end && steps < maxSteps
         var out = hostexec_state()
         for r in 0..<16 { out[r] = cpu.gpr(GPR(rawValue: r)!) }
         out.rflags = cpu.rflags
         let rip = cpu.rip
         let outcome: DiffOutcome
-        if stop == .limit && rip == DiffMachine.codeBase + UInt64(code.count) {
+        if stop == .limit && rip == end {
             outcome = .completed
         } else if rip >= DiffMachine.handlers && rip < DiffMachine.handlers + 4096 {
             outcome = .exception(UInt8((rip - DiffMachine.handlers) / 16))
@@ -456,41 +461,27 @@ final class DiffMachine {
 final class UndefinedFlagStats {
     struct Entry { var cases = 0; var sameAsHost = 0; var ones = 0 }
     var table: [String: [UInt64: Entry]] = [:]
-    var order: [String] = []
 
     func record(_ form: String, undefined: UInt64, host: UInt64, interp: UInt64) {
-        if table[form] == nil { table[form] = [:]; order.append(form) }
+        var t = table[form] ?? [:]
         for bit in [Fl.cf, Fl.pf, Fl.af, Fl.zf, Fl.sf, Fl.of] where undefined & bit != 0 {
-            var e = table[form]![bit] ?? Entry()
+            var e = t[bit] ?? Entry()
             e.cases += 1
             if (host ^ interp) & bit == 0 { e.sameAsHost += 1 }
             if interp & bit != 0 { e.ones += 1 }
-            table[form]![bit] = e
+            t[bit] = e
         }
+        table[form] = t
     }
 
+    /// "(n cases): CF =host a% set b%, ..." for `form`, nil when nothing was undefined.
     func report(_ form: String) -> String? {
         guard let t = table[form] else { return nil }
         let parts = [Fl.cf, Fl.pf, Fl.af, Fl.zf, Fl.sf, Fl.of].compactMap { bit -> String? in
             guard let e = t[bit], e.cases > 0 else { return nil }
             return "\(Fl.names(bit)) =host \(100 * e.sameAsHost / e.cases)% set \(100 * e.ones / e.cases)%"
         }
-        return parts.isEmpty ? nil : "\(form) (\(t.values.map(\.cases).max() ?? 0) cases): " + parts.joined(separator: ", ")
-    }
-
-    func report() -> String {
-        var lines: [String] = []
-        for form in order {
-            guard let t = table[form] else { continue }
-            let parts = [Fl.cf, Fl.pf, Fl.af, Fl.zf, Fl.sf, Fl.of].compactMap { bit -> String? in
-                guard let e = t[bit], e.cases > 0 else { return nil }
-                let pctHost = 100 * e.sameAsHost / e.cases
-                let pctOne = 100 * e.ones / e.cases
-                return "\(Fl.names(bit)): =host \(pctHost)%, set \(pctOne)% (\(e.cases))"
-            }
-            if !parts.isEmpty { lines.append("\(form): " + parts.joined(separator: "; ")) }
-        }
-        return lines.joined(separator: "\n")
+        return parts.isEmpty ? nil : "(\(t.values.map(\.cases).max() ?? 0) cases): " + parts.joined(separator: ", ")
     }
 }
 
@@ -546,8 +537,10 @@ final class DiffRunner {
             failures += runVariant(form, v, spec, file: file, line: line)
         }
         if reportUndefined, let line = DiffRunner.undefinedStats.report(form) {
-            print("undefined flags: " + line)
+            let label = variants.count == 1 ? "\(form) [\(variants[0].name)]" : form
+            print("undefined flags: \(label) " + line)
         }
+        DiffRunner.undefinedStats.table[form] = nil
         return failures
     }
 
@@ -629,8 +622,11 @@ final class DiffRunner {
                     problems.append(s)
                 } else {
                     let d = spec.defined(c, host)
-                    for r in 0..<16 where r != 4 && d.regs & (1 << UInt16(r)) != 0 && host[r] != emu[r] {
-                        problems.append("\(DiffEnc.names64[r]): host \(hex(host[r])) interp \(hex(emu[r]))")
+                    for r in 0..<16 where r != 4 && d.regs & (1 << UInt16(r)) != 0 {
+                        let m = r == d.maskReg ? d.mask : ~0
+                        if (host[r] ^ emu[r]) & m != 0 {
+                            problems.append("\(DiffEnc.names64[r]): host \(hex(host[r])) interp \(hex(emu[r]))\(m != ~0 ? " (compared under mask \(hex(m)))" : "")")
+                        }
                     }
                     let diff = (host.rflags ^ emu.rflags) & d.flags
                     if diff != 0 {

@@ -61,7 +61,7 @@ final class DiffMoveTests: XCTestCase {
             for w in F.wide {
                 let vs = F.pairs(w).map { p in
                     DiffVariant(name: "cmov\(cc) \(DiffEnc.regName(p.reg, width: w)), \(DiffEnc.regName(p.rm, width: w))",
-                                code: DiffEnc.rr([0x0F, 0x40 + UInt8(cc)], width: w, reg: p.reg, rm: p.rm), cases: 300, show: p.show)
+                                code: DiffEnc.rr([0x0F, 0x40 + UInt8(cc)], width: w, reg: p.reg, rm: p.rm), cases: 300, show: p.show(w))
                 }
                 R.run("cmov\(cc) \(w)", vs, DiffSpec(width: w))
                 R.run("cmov\(cc) \(w) mem", [DiffVariant(name: "cmov\(cc) r9, [rbx-8]", code: DiffEnc.rm([0x0F, 0x40 + UInt8(cc)], width: w, reg: 9, base: 3, disp: -8), cases: 150, show: [9, 3])],
@@ -86,7 +86,7 @@ final class DiffMoveTests: XCTestCase {
     func testXCHG() {
         for w in F.widths {
             let vs = F.pairs(w).map { p in
-                DiffVariant(name: "xchg \(p.name(w))", code: DiffEnc.rr(F.op(w, 0x86), width: w, reg: p.reg, rm: p.rm, forceREX: p.rex), cases: F.nReg / 2, show: p.show)
+                DiffVariant(name: "xchg \(p.name(w))", code: DiffEnc.rr(F.op(w, 0x86), width: w, reg: p.reg, rm: p.rm, forceREX: p.rex), cases: F.nReg / 2, show: p.show(w))
             } + (w == 8 ? [] : [0, 1, 8, 13].map { r in
                 // 90+r: xchg rAX, r (90 alone is NOP, even for 32-bit: EAX upper half kept).
                 DiffVariant(name: "xchg \(DiffEnc.regName(0, width: w)), \(DiffEnc.regName(r, width: w)) (90+r)",
@@ -101,7 +101,7 @@ final class DiffMoveTests: XCTestCase {
     func testXADD() {
         for w in F.widths {
             let vs = F.pairs(w).map { p in
-                DiffVariant(name: "xadd \(p.name(w))", code: DiffEnc.rr([0x0F] + F.op(w, 0xC0), width: w, reg: p.reg, rm: p.rm, forceREX: p.rex), cases: F.nReg, show: p.show)
+                DiffVariant(name: "xadd \(p.name(w))", code: DiffEnc.rr([0x0F] + F.op(w, 0xC0), width: w, reg: p.reg, rm: p.rm, forceREX: p.rex), cases: F.nReg, show: p.show(w))
             }
             R.run("xadd\(w)", vs, DiffSpec(width: w))
             for (base, disp) in F.memBases {
@@ -116,7 +116,7 @@ final class DiffMoveTests: XCTestCase {
             let pairs = F.pairs(w) + [F.Pair(reg: 3, rm: 0, rex: false)]  // destination = accumulator
             for p in pairs {
                 let v = DiffVariant(name: "cmpxchg \(p.name(w))", code: DiffEnc.rr([0x0F] + F.op(w, 0xB0), width: w, reg: p.reg, rm: p.rm, forceREX: p.rex),
-                                    cases: F.nReg, show: Array(Set(p.show + [0])).sorted())
+                                    cases: F.nReg, show: Array(Set(p.show(w) + [0])).sorted())
                 R.run("cmpxchg\(w)", [v], DiffSpec(width: w, gen: { rng, c in
                     // Half the time the accumulator equals the destination.
                     if rng.coin() { F.write(&c, 0, w, F.read(c, p.rm, w, rex: p.rex)) }

@@ -46,7 +46,7 @@ final class DiffMulDivTests: XCTestCase {
     func testIMUL2() {
         for w in F.wide {
             let vs = F.pairs(w).map { p in
-                DiffVariant(name: "imul \(DiffEnc.regName(p.reg, width: w)), \(DiffEnc.regName(p.rm, width: w))", code: DiffEnc.rr([0x0F, 0xAF], width: w, reg: p.reg, rm: p.rm), cases: F.nReg, show: p.show)
+                DiffVariant(name: "imul \(DiffEnc.regName(p.reg, width: w)), \(DiffEnc.regName(p.rm, width: w))", code: DiffEnc.rr([0x0F, 0xAF], width: w, reg: p.reg, rm: p.rm), cases: F.nReg, show: p.show(w))
             }
             R.run("imul2 \(w)", vs, DiffSpec(width: w, defined: Self.mulDefined))
             for (base, disp) in F.memBases {
@@ -63,12 +63,12 @@ final class DiffMulDivTests: XCTestCase {
             for (i, imm) in F.immZValues(w, &rng).enumerated() {
                 let p = F.pairs(w)[i % 5]
                 vs.append(DiffVariant(name: "imul \(DiffEnc.regName(p.reg, width: w)), \(DiffEnc.regName(p.rm, width: w)), 0x\(String(imm, radix: 16))",
-                                      code: DiffEnc.rr([0x69], width: w, reg: p.reg, rm: p.rm, imm: DiffEnc.le(imm, F.immLen(w))), cases: F.nImm * 2, show: p.show))
+                                      code: DiffEnc.rr([0x69], width: w, reg: p.reg, rm: p.rm, imm: DiffEnc.le(imm, F.immLen(w))), cases: F.nImm * 2, show: p.show(w)))
             }
             for (i, imm) in F.imm8Values(&rng).enumerated() {
                 let p = F.pairs(w)[i % 5]
                 vs.append(DiffVariant(name: "imul \(DiffEnc.regName(p.reg, width: w)), \(DiffEnc.regName(p.rm, width: w)), simm8 0x\(String(imm, radix: 16))",
-                                      code: DiffEnc.rr([0x6B], width: w, reg: p.reg, rm: p.rm, imm: [UInt8(imm)]), cases: F.nImm * 2, show: p.show))
+                                      code: DiffEnc.rr([0x6B], width: w, reg: p.reg, rm: p.rm, imm: [UInt8(imm)]), cases: F.nImm * 2, show: p.show(w)))
             }
             R.run("imul3 \(w)", vs, DiffSpec(width: w, defined: Self.mulDefined))
             R.run("imul3 \(w) mem", [DiffVariant(name: "imul rdx, [rbx-8], 0x7ff1", code: DiffEnc.rm([0x69], width: w, reg: 2, base: 3, disp: -8, imm: DiffEnc.le(0x7FF1, F.immLen(w))), cases: F.nMem, show: [2, 3])],

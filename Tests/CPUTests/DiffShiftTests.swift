@@ -95,7 +95,7 @@ final class DiffShiftTests: XCTestCase {
         for w in F.wide {
             let pairs = F.pairs(w)
             let byCL = pairs.map { p in
-                DiffVariant(name: "\(name) \(p.name(w)), cl", code: DiffEnc.rr([0x0F, opCL], width: w, reg: p.reg, rm: p.rm), cases: F.nReg, show: Array(Set(p.show + [1])).sorted())
+                DiffVariant(name: "\(name) \(p.name(w)), cl", code: DiffEnc.rr([0x0F, opCL], width: w, reg: p.reg, rm: p.rm), cases: F.nReg, show: Array(Set(p.show(w) + [1])).sorted())
             }
             // Each pair has its own destination: one spec per variant.
             for (p, v) in zip(pairs, byCL) {
@@ -103,7 +103,7 @@ final class DiffShiftTests: XCTestCase {
             }
             for (i, n) in Self.counts.enumerated() {
                 let p = pairs[i % pairs.count]
-                R.run("\(name)\(w) by imm", [DiffVariant(name: "\(name) \(p.name(w)), \(n)", code: DiffEnc.rr([0x0F, opImm], width: w, reg: p.reg, rm: p.rm, imm: [UInt8(n)]), cases: F.nImm, show: p.show)],
+                R.run("\(name)\(w) by imm", [DiffVariant(name: "\(name) \(p.name(w)), \(n)", code: DiffEnc.rr([0x0F, opImm], width: w, reg: p.reg, rm: p.rm, imm: [UInt8(n)]), cases: F.nImm, show: p.show(w))],
                       DiffSpec(width: w, defined: { _, _ in Self.doubleDefined(w, n, dest: p.rm) }))
             }
             R.run("\(name)\(w) mem", [DiffVariant(name: "\(name) [rbx-8], rdx, cl", code: DiffEnc.rm([0x0F, opCL], width: w, reg: 2, base: 3, disp: -8), cases: F.nMem, show: [1, 2, 3])],
