@@ -217,6 +217,11 @@ int hostexec_run_guarded(const uint8_t *code, size_t len, struct hostexec_state 
     return sig;
 }
 
+void *hostexec_alloc_low(size_t size) {
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
 // MARK: CPUID
 
 void hostexec_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4]) {

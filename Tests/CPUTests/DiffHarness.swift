@@ -504,7 +504,12 @@ final class DiffRunner {
     let reportUndefined: Bool
 
     init() {
-        hostMem = UnsafeMutableRawPointer.allocate(byteCount: DiffMachine.dataSize, alignment: 4096)
+        // Below 2 GiB where possible, so 32-bit address-size forms reach it.
+        if let low = hostexec_alloc_low(DiffMachine.dataSize) {
+            hostMem = low
+        } else {
+            hostMem = UnsafeMutableRawPointer.allocate(byteCount: DiffMachine.dataSize, alignment: 4096)
+        }
         inputMem = UnsafeMutableRawPointer.allocate(byteCount: DiffMachine.dataSize, alignment: 16)
         hostMem.initializeMemory(as: UInt8.self, repeating: 0, count: DiffMachine.dataSize)
         inputMem.initializeMemory(as: UInt8.self, repeating: 0, count: DiffMachine.dataSize)
@@ -515,6 +520,8 @@ final class DiffRunner {
     }
 
     var hostBase: UInt64 { UInt64(UInt(bitPattern: hostMem)) }
+    /// The host data window is reachable with 32-bit addresses.
+    var hostMemLow: Bool { hostBase + UInt64(DiffMachine.dataSize) <= 0x8000_0000 }
 
     /// Runs every variant of a form with `spec`; reports mismatches through
     /// XCTFail (a few examples per variant). Returns the number of failing cases.

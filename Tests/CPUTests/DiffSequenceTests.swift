@@ -31,6 +31,8 @@ final class DiffSequenceTests: XCTestCase {
         let code: [UInt8]
         /// Narrows what is defined after the producer.
         let apply: (inout Defined) -> Void
+        /// The same, for consumers whose path shows in the host result (branches).
+        var hostApply: ((inout Defined, DiffCase, hostexec_state) -> Void)? = nil
     }
 
     /// Flags read by condition code cc.
@@ -152,6 +154,20 @@ final class DiffSequenceTests: XCTestCase {
         c.append(Consumer(name: "mov r10,r11; lea r12,[r10+1]; sete r11b", code: [0x4D, 0x89, 0xDA, 0x4D, 0x8D, 0x62, 0x01, 0x41, 0x0F, 0x94, 0xC3]) { d in
             if d.flags & Fl.zf == 0 { d.regs &= ~(1 << 11) }
         })
+        for cc in 0..<16 {
+            // jcc over `inc r10`: the host result says whether it was taken.
+            let near = cc % 5 == 0
+            let code: [UInt8] = (near ? [0x0F, 0x80 + UInt8(cc), 0x03, 0, 0, 0] : [0x70 + UInt8(cc), 0x03]) + [0x49, 0xFF, 0xC2]
+            c.append(Consumer(name: "j\(cc)\(near ? " near" : "") over inc r10", code: code, apply: { _ in }, hostApply: { d, input, host in
+                if ccDeps[cc] & ~d.flags != 0 {
+                    // Either path may be right: only DF and the other registers are compared.
+                    d.regs &= ~(1 << 10)
+                    d.flags = Fl.df
+                } else if host[10] != input[10] {
+                    incDec(&d)
+                }
+            }))
+        }
         return c
     }
 
@@ -164,10 +180,11 @@ final class DiffSequenceTests: XCTestCase {
                     let spec = DiffSpec(width: w, maxSteps: 8, gen: { rng, cs in
                         p.gen?(&rng, &cs)
                         if rng.below(8) == 0 { cs[11] = cs[10] }
-                    }, defined: { cs, _ in
+                    }, defined: { cs, host in
                         var d = p.defined(cs)
                         d.flags &= Fl.all
                         c.apply(&d)
+                        c.hostApply?(&d, cs, host)
                         return d
                     })
                     R.run("seq \(p.name)/\(w); \(c.name)", [v], spec)

@@ -72,6 +72,10 @@ void hostexec_guard_end(void);
 int hostexec_run_guarded(const uint8_t *code, size_t len, struct hostexec_state *st,
                          struct hostexec_fault *fault);
 
+/// `size` bytes of zeroed read-write memory mapped below 2 GiB (MAP_32BIT),
+/// for operands addressed with 32-bit address size; NULL when refused.
+void *hostexec_alloc_low(size_t size);
+
 /// CPUID of the host.
 void hostexec_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
 
