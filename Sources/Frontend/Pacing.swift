@@ -136,7 +136,7 @@ func machineStateText(pc: PC, paused: Bool, stopped: String?) -> String {
 
 /// Human text for a stop.
 func describeStop(_ stop: PCStop, pc: PC) -> String {
-    if let t = pc.stopReasonText { return t }
+    if case .tripleFault(let why) = stop { return why }
     if case .guestExit(let code) = stop { return "guest exit \(code)" }
     return String(describing: stop)
 }

@@ -1,6 +1,7 @@
 import Board
 import CPU
 import Devices
+import Display
 import Foundation
 
 /// Set from signal handlers; polled by the run loops between slices.
@@ -231,8 +232,13 @@ struct ValidationErrorText: Error, CustomStringConvertible {
 func hexs(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
 
 enum Screenshot {
-    /// PNG of the current screen (filled in by the renderer).
-    static func png(_ pc: PC) -> [UInt8] { [] }
+    /// PNG of the current screen, drawn by the same renderer as the window.
+    static func png(_ pc: PC) -> [UInt8] {
+        var r = TextRenderer()
+        r.render(pc.vga.textScreen(), time: pc.virtualTime)
+        let fb = r.framebuffer
+        return PNG.encode(rgba: fb.rgbaBytes(), width: fb.width, height: fb.height)
+    }
 }
 
 enum Timeline {
