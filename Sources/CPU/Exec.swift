@@ -944,7 +944,11 @@ extension CPU {
         let c = count & (bits == 64 ? 63 : 31)
         let addr = d.mem == 0 ? 0 : ea(d)
         let a: T = d.mem == 0 ? gr(d.rm) : try rdW(addr)
-        if c == 0 { return }
+        if c == 0 {
+            // a register destination is still written (32-bit forms zero-extend)
+            if d.mem == 0 { gw(d.rm, a) }
+            return
+        }
         let b: T = gr(d.reg)
         let a64 = UInt64(truncatingIfNeeded: a), b64 = UInt64(truncatingIfNeeded: b)
         let r: T
