@@ -134,9 +134,24 @@ func machineStateText(pc: PC, paused: Bool, stopped: String?) -> String {
     return pc.isHalted ? "halted" : "running"
 }
 
-/// Human text for a stop.
+/// Human text for a stop (window title, terminal status line).
 func describeStop(_ stop: PCStop, pc: PC) -> String {
-    if let t = pc.stopReasonText { return t }
-    if case .guestExit(let code) = stop { return "guest exit \(code)" }
-    return String(describing: stop)
+    switch stop {
+    case .guestExit(let code): return "guest exit, status \(code)"
+    case .haltedForever: return "halted with interrupts off"
+    case .tripleFault: return "triple fault"
+    case .resetRequested: return "guest reset (rebooting is off)"
+    case .instructionLimit: return "instruction limit"
+    case .timeLimit: return "time limit"
+    case .outputMatched: return "output matched"
+    case .stopRequested: return "stop requested"
+    case .breakpoint: return "breakpoint"
+    }
+}
+
+/// Exit status for a stop when the caller gives no mapping: the guest's
+/// own status for isa-debug-exit, 1 otherwise.
+func defaultStatus(for stop: PCStop) -> Int32 {
+    if case .guestExit(let code) = stop { return code }
+    return 1
 }

@@ -167,4 +167,4 @@ final class SpeakerOutput {
 }
 
 /// Port 0x61 bit 1 (speaker data): the speaker follows OUT2 only while it is set.
-func speakerDataBit(_ pc: PC) -> Bool { pc.portB.speakerData }
+func speakerDataBit(_ pc: PC) -> Bool { pc.portB.dataEnable }

@@ -16,6 +16,13 @@ struct TerminalOptions {
     /// (virtual time).
     var keyHoldNs: UInt64 = 20_000_000
     var keyGapNs: UInt64 = 10_000_000
+    /// Exit status for a stop (also the place to report it); default: the
+    /// guest's status for isa-debug-exit, else 1.
+    var statusForStop: ((PCStop) -> Int32)?
+    /// Called after every run slice (e.g. to flush guest output).
+    var afterSlice: (() -> Void)?
+    /// Polled once per loop: a non-nil value ends the loop with that exit status.
+    var pollStop: (() -> Int32?)?
 }
 
 let terminalQuitHelp = "Ctrl+] quits"
@@ -178,11 +185,13 @@ private final class TerminalFrontend {
                 typer.apply(upTo: pc.virtualTime, to: pc.kbc.keyboard)
                 if let stop = pacer.advance(budgetNs: 10_000_000, limit: typer.nextTime) {
                     stopped = describeStop(stop, pc: pc)
-                    if case .guestExit(let c) = stop { stopCode = c } else { stopCode = 1 }
+                    stopCode = (options.statusForStop ?? defaultStatus)(stop)
                 }
                 typer.apply(upTo: pc.virtualTime, to: pc.kbc.keyboard)
+                options.afterSlice?()
                 if options.exitOnStop, let c = stopCode { draw(force: true); return c }
             }
+            if let status = options.pollStop?() { return status }
             let now = wallNanoseconds()
             if now &- lastFrameWall >= Self.frameIntervalNs || terminalResized != 0 {
                 lastFrameWall = now
