@@ -70,8 +70,10 @@ final class RealTimePacer {
     func advance(budgetNs: UInt64, limit: UInt64 = .max) -> PCStop? {
         let start = wallNanoseconds()
         var goal = target
-        if goal > pc.virtualTime &+ maxLagNs {
+        if goal > pc.virtualTime &+ maxLagNs && !pc.isHalted {
             // The host cannot keep up: stop trying to catch up the backlog.
+            // (A halted CPU is behind only because we slept until its next
+            // event; it catches up at once.)
             virtBase &+= goal - pc.virtualTime - maxLagNs
             goal = pc.virtualTime &+ maxLagNs
             lagged = true
