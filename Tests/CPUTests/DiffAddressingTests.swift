@@ -276,4 +276,30 @@ final class DiffAddressingTests: XCTestCase {
         ]
         R.run("prefixes", forms.map { DiffVariant(name: $0.0, code: $0.1, cases: 300, show: [0, 1, 3, 7, 8]) }, DiffSpec(width: 64, maxSteps: 4))
     }
+
+    // MARK: stack
+
+    /// Balanced stack sequences (RSP itself differs between host and guest
+    /// and is not compared; what went through the stack is).
+    func testStackSequences() {
+        let forms: [(String, [UInt8], Bool, [Int])] = [
+            ("push rax; pop r10", [0x50, 0x41, 0x5A], false, []),
+            ("push r9; pop rdx", [0x41, 0x51, 0x5A], false, []),
+            ("push -5; pop r10", [0x6A, 0xFB, 0x41, 0x5A], false, []),
+            ("push imm32; pop r10", [0x68, 0x78, 0x56, 0x34, 0x92, 0x41, 0x5A], false, []),
+            ("push ax; pop r10w", [0x66, 0x50, 0x66, 0x41, 0x5A], false, []),
+            ("push word -3; pop r10w", [0x66, 0x6A, 0xFD, 0x66, 0x41, 0x5A], false, []),
+            ("push qword [rbx-8]; pop r10", [0xFF, 0x73, 0xF8, 0x41, 0x5A], true, []),
+            ("push r11; pop qword [rbx-8]", [0x41, 0x53, 0x8F, 0x43, 0xF8], true, []),
+            ("call +0; pop r10", [0xE8, 0, 0, 0, 0, 0x41, 0x5A], false, [10]),
+            ("enter 0x20,0; mov r10,rbp; sub r10,rsp; leave", [0xC8, 0x20, 0x00, 0x00, 0x49, 0x89, 0xEA, 0x49, 0x29, 0xE2, 0xC9], false, []),
+            ("enter 0x18,1; mov r10,rbp; sub r10,rsp; leave", [0xC8, 0x18, 0x00, 0x01, 0x49, 0x89, 0xEA, 0x49, 0x29, 0xE2, 0xC9], false, []),
+            ("push rbp; mov rbp,rsp; lea r10,[rbp+8]; sub r10,rsp; pop rbp", [0x55, 0x48, 0x89, 0xE5, 0x4C, 0x8D, 0x55, 0x08, 0x49, 0x29, 0xE2, 0x5D], false, []),
+        ]
+        for (name, code, mem, rel) in forms {
+            let spec = mem ? F.memSpec(64, base: 3, disp: -8) : DiffSpec(width: 64, codeRelOut: rel)
+            R.run("stack", [DiffVariant(name: name, code: code, cases: 300, show: [0, 2, 3, 5, 9, 10, 11])],
+                  { var s = spec; s.maxSteps = 8; return s }())
+        }
+    }
 }
