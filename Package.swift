@@ -26,11 +26,13 @@ let package = Package(
         .target(name: "Devices", swiftSettings: warm),
         // The board: RAM, port map, clock, wiring, loader, trace, debugger core.
         .target(name: "Board", dependencies: ["CPU", "Devices"], swiftSettings: warm),
+        // Text-mode renderer to an RGBA framebuffer, PNG writer.
+        .target(name: "Display", dependencies: ["Devices"], swiftSettings: warm),
         .systemLibrary(name: "CSDL2", pkgConfig: "sdl2", providers: [.apt(["libsdl2-dev"])]),
         .executableTarget(
             name: "Frontend",
             dependencies: [
-                "Board", "CPU", "Devices", "CSDL2",
+                "Board", "CPU", "Devices", "Display", "CSDL2",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: warm
@@ -39,6 +41,7 @@ let package = Package(
         .target(name: "CHostExec", path: "Tests/CHostExec"),
         .testTarget(name: "CPUTests", dependencies: ["CPU", "CHostExec"]),
         .testTarget(name: "DevicesTests", dependencies: ["Devices"]),
+        .testTarget(name: "DisplayTests", dependencies: ["Display", "Devices"]),
         .testTarget(name: "MachineTests", dependencies: ["Board", "CPU", "Devices"]),
     ]
 )

@@ -1,0 +1,516 @@
+// A PS/2 (MF2) keyboard: the device at the far end of the 8042's keyboard port.
+// It scans keys into scan code set 2 (or 1 or 3), keeps a 16-byte buffer with an
+// overrun code, answers host commands (ED EE F0 F2 F3 F4 F5 F6 F7-FD FE FF),
+// generates typematic repeat itself from the F3 rate/delay on the virtual clock,
+// and hands bytes to the controller one at a time when the controller pulls.
+// References: devices.md §1.4 (KBD-xx), IBM 101/102-key keyboard TR.
+
+public final class PS2Keyboard {
+    private let clock: VirtualClock
+    private let trace: TraceSink
+
+    // MARK: Configuration
+
+    /// Duration of the basic assurance test after FF (KBD-01): 0xFA at once,
+    /// 0xAA after this much virtual time. The IBM TR gives 300-500 ms; QEMU and
+    /// Bochs answer immediately. Default 300 ms (the datasheet's lower bound).
+    public var batDelayNs: UInt64 = 300_000_000
+
+    /// MF2 fake shifts around the gray navigation keys and keypad "/" (KBD-23):
+    /// E0 12 before a gray key when the Num Lock LED is on, E0 F0 12 / E0 F0 59
+    /// cancelling a held Shift. Real keyboards do this; QEMU/Bochs do not.
+    public var fakeShifts: Bool = true
+
+    // MARK: Observable state
+
+    /// LED bits as last set by ED: b0 Scroll Lock, b1 Num Lock, b2 Caps Lock.
+    public private(set) var leds: UInt8 = 0
+    /// Current scan code set (1, 2 or 3).
+    public private(set) var scanCodeSet: Int = 2
+    /// Typematic byte as last set by F3 (default 0x2B: 10.9 cps, 500 ms).
+    public private(set) var typematic: UInt8 = 0x2B
+    /// False after F5 (keys are discarded) until F4/F6/FF.
+    public private(set) var scanning: Bool = true
+    /// True while the basic assurance test after FF runs.
+    public private(set) var inSelfTest: Bool = false
+    /// Set by the controller while it holds the keyboard clock low (output
+    /// buffer full, or command byte b4 / 0xAD): keys are still buffered
+    /// (KBD-27), typematic repeats are not generated ("only the first make
+    /// code is stored", IBM AT TR).
+    public internal(set) var clockInhibited: Bool = false
+
+    /// Scan code bytes waiting to be sent (at most 16, plus an overrun code).
+    public private(set) var buffer: [UInt8] = []
+    /// Free scan code buffer positions. Scripted input should pace keys so
+    /// this stays above the length of the next sequence (KBD-18).
+    public var bufferSpace: Int { max(0, 16 - buffer.count) }
+    /// Command responses waiting to be sent; they go out ahead of `buffer`
+    /// and do not occupy buffer positions (KBD-17).
+    public private(set) var replies: [UInt8] = []
+    /// Keys currently held (as seen by the keyboard: keys pressed while not
+    /// scanning, or before F5/FF, are forgotten).
+    public private(set) var keysDown: Set<PS2Key> = []
+
+    /// Typematic delay and period derived from `typematic` (KBD-11).
+    public var typematicDelayNs: UInt64 { UInt64((typematic >> 5) & 3 + 1) * 250_000_000 }
+    public var typematicPeriodNs: UInt64 {
+        let a = UInt64(typematic & 7), b = UInt64((typematic >> 3) & 3)
+        return (8 + a) * (1 << b) * 4_170_000
+    }
+
+    /// Called when the keyboard has a byte for the controller.
+    var onOutput: (() -> Void)?
+
+    // MARK: Internal state
+
+    private enum Pending {
+        case none
+        case leds            // after ED
+        case scanSet         // after F0
+        case typematicRate   // after F3
+        case keyList(UInt8)  // after FB/FC/FD: key type to assign (set 3)
+    }
+    private var pending: Pending = .none
+    private var scanningBeforeList = true
+    private var overrunQueued = false
+    private var lastSent: UInt8 = 0xAA
+    private var lastNonResend: UInt8 = 0xAA
+    private var repeatKey: PS2Key?
+    private var variants: [PS2Key: Variant] = [:]
+    /// Set-3 key types indexed by set-3 code: bit 0 typematic, bit 1 break.
+    private var set3Types = [UInt8](repeating: 3, count: 256)
+    private var typematicTimer: VirtualClock.TimerID = 0
+    private var batTimer: VirtualClock.TimerID = 0
+
+    /// How a key's make/break was formed at press time, so the break matches.
+    private enum Variant {
+        case plain
+        case numLockFake          // E0 12 ... / ... E0 F0 12
+        case shiftCancel(l: Bool, r: Bool)
+        case prtscAlt             // 84 / F0 84 (SysRq)
+        case prtscModified        // E0 7C / E0 F0 7C
+        case pauseCtrl            // E0 7E E0 F0 7E (Break)
+    }
+
+    public init(clock: VirtualClock, trace: TraceSink) {
+        self.clock = clock
+        self.trace = trace
+        typematicTimer = clock.makeTimer("kbd-typematic") { [weak self] _ in self?.typematicFire() }
+        batTimer = clock.makeTimer("kbd-bat") { [weak self] _ in self?.selfTestDone() }
+    }
+
+    // MARK: - Host (frontend) API
+
+    /// A key goes down. Generates its make code (in the current set) into the
+    /// buffer and starts typematic repeat. A press of a key already held is
+    /// ignored (repeat is generated by the keyboard itself, KBD-12).
+    public func press(_ key: PS2Key) {
+        if !scanning || inSelfTest {   // KBD-26: discarded while disabled
+            traceKey(key, down: true, bytes: [], note: "dropped")
+            return
+        }
+        if keysDown.contains(key) { return }
+        keysDown.insert(key)
+        let v = variant(for: key)
+        variants[key] = v
+        let bytes = encode(makeSequence(key, v))
+        traceKey(key, down: true, bytes: bytes)
+        enqueueScan(bytes)
+        if repeats(key) {
+            repeatKey = key
+            clock.schedule(typematicTimer, at: clock.now &+ typematicDelayNs)
+        } else {
+            stopRepeat()
+        }
+    }
+
+    /// A key goes up. Generates its break code (none for Pause, none in set 3
+    /// for keys without break) and stops repeat if it was the repeating key.
+    public func release(_ key: PS2Key) {
+        guard keysDown.contains(key) else { return }
+        keysDown.remove(key)
+        let v = variants.removeValue(forKey: key) ?? .plain
+        if repeatKey == key { stopRepeat() }
+        guard scanning, !inSelfTest else { return }
+        let bytes = encode(breakSequence(key, v))
+        traceKey(key, down: false, bytes: bytes)
+        enqueueScan(bytes)
+    }
+
+    /// Releases every held key (e.g. when the host window loses focus).
+    public func releaseAll() {
+        for k in keysDown.sorted(by: { ($0.prefix.rawValue, $0.code) < ($1.prefix.rawValue, $1.code) }) {
+            release(k)
+        }
+    }
+
+    // MARK: - Controller side
+
+    var hasOutput: Bool { !replies.isEmpty || !buffer.isEmpty }
+
+    /// The controller takes the next byte (replies first).
+    func takeOutput() -> UInt8? {
+        let b: UInt8
+        if !replies.isEmpty {
+            b = replies.removeFirst()
+        } else if !buffer.isEmpty {
+            b = buffer.removeFirst()
+            if buffer.isEmpty { overrunQueued = false }
+        } else {
+            return nil
+        }
+        lastSent = b
+        if b != 0xFE { lastNonResend = b }
+        return b
+    }
+
+    /// A byte from the host (through the controller's port 0x60).
+    func receive(_ byte: UInt8) {
+        if trace.wants(.kbd) { trace.emit(TraceEvent(.kbd, "kbd-cmd", [("byte", hex8(byte))])) }
+        if inSelfTest { return }   // busy with BAT: input is lost
+        switch pending {
+        case .none:
+            break
+        case .leds:
+            pending = .none
+            if !isCommand(byte) {   // KBD-16: a command aborts the pending one
+                leds = byte & 7
+                reply(0xFA)
+                return
+            }
+        case .scanSet:
+            if !isCommand(byte) {
+                switch byte {
+                case 0:
+                    pending = .none
+                    reply(0xFA)
+                    reply(UInt8(scanCodeSet))   // KBD-07: the 8042 translates it
+                case 1...3:
+                    pending = .none
+                    scanCodeSet = Int(byte)
+                    reply(0xFA)
+                default:
+                    reply(0xFE)                 // KBD-09: still waiting for a set
+                }
+                return
+            }
+            pending = .none
+        case .typematicRate:
+            if !isCommand(byte) {
+                if byte & 0x80 != 0 {
+                    reply(0xFE)                 // KBD-11: b7 must be 0
+                } else {
+                    pending = .none
+                    typematic = byte
+                    reply(0xFA)
+                }
+                return
+            }
+            pending = .none
+        case .keyList(let type):
+            if !isCommand(byte) {
+                set3Types[Int(byte)] = type
+                reply(0xFA)
+                return
+            }
+            pending = .none
+            scanning = scanningBeforeList
+        }
+        command(byte)
+    }
+
+    private func isCommand(_ b: UInt8) -> Bool { b >= 0xED }
+
+    private func command(_ c: UInt8) {
+        switch c {
+        case 0xED:
+            reply(0xFA); pending = .leds
+        case 0xEE:
+            reply(0xEE)                                  // KBD-06: echo, no ACK
+        case 0xF0:
+            reply(0xFA); pending = .scanSet
+        case 0xF2:
+            reply(0xFA); reply(0xAB); reply(0x83)        // KBD-10
+        case 0xF3:
+            reply(0xFA); pending = .typematicRate
+        case 0xF4:
+            reply(0xFA)                                  // KBD-04: clears buffer, scans
+            clearBuffer()
+            scanning = true
+        case 0xF5:
+            reply(0xFA)                                  // KBD-03
+            setDefaults()
+            clearBuffer()
+            forgetKeys()
+            scanning = false
+        case 0xF6:
+            reply(0xFA)                                  // KBD-02
+            setDefaults()
+            clearBuffer()
+            scanning = true
+        case 0xF7:
+            reply(0xFA); setAllTypes(1)                  // KBD-15: set-3 key types
+        case 0xF8:
+            reply(0xFA); setAllTypes(2)
+        case 0xF9:
+            reply(0xFA); setAllTypes(0)
+        case 0xFA:
+            reply(0xFA); setAllTypes(3)
+        case 0xFB, 0xFC, 0xFD:
+            // Scanning pauses while the host sends the key list; a command
+            // byte ends the list and restores it.
+            reply(0xFA)
+            scanningBeforeList = scanning
+            scanning = false
+            pending = .keyList(c == 0xFB ? 1 : c == 0xFC ? 2 : 0)
+        case 0xFE:
+            reply(lastSent == 0xFE ? lastNonResend : lastSent)   // KBD-13
+        case 0xFF:
+            reply(0xFA)                                  // KBD-01
+            resetKeyboard()
+        default:
+            reply(0xFE)                                  // KBD-14: unknown
+        }
+    }
+
+    private func reply(_ b: UInt8) {
+        replies.append(b)
+        if trace.wants(.kbd) { trace.emit(TraceEvent(.kbd, "kbd-reply", [("byte", hex8(b))])) }
+        onOutput?()
+    }
+
+    // MARK: - State changes
+
+    private func setDefaults() {
+        typematic = 0x2B
+        scanCodeSet = 2
+        setAllTypes(3)
+        stopRepeat()
+    }
+
+    private func setAllTypes(_ t: UInt8) {
+        for i in 0..<set3Types.count { set3Types[i] = t }
+    }
+
+    private func clearBuffer() {
+        buffer.removeAll()
+        overrunQueued = false
+    }
+
+    private func forgetKeys() {   // KBD-28
+        keysDown.removeAll()
+        variants.removeAll()
+        stopRepeat()
+    }
+
+    private func resetKeyboard() {
+        setDefaults()
+        clearBuffer()
+        forgetKeys()
+        pending = .none
+        scanning = false
+        inSelfTest = true
+        clock.schedule(batTimer, at: clock.now &+ batDelayNs)
+    }
+
+    private func selfTestDone() {
+        inSelfTest = false
+        leds = 0
+        scanning = true
+        reply(0xAA)
+    }
+
+    /// Puts the keyboard in the state SeaBIOS leaves it (devices.md §3.1):
+    /// reset, set 2, default typematic, scanning, LEDs off, buffers empty.
+    public func applyFirmwareState() {
+        clock.cancel(batTimer)
+        inSelfTest = false
+        setDefaults()
+        clearBuffer()
+        replies.removeAll()
+        forgetKeys()
+        pending = .none
+        leds = 0
+        scanning = true
+        lastSent = 0xFA
+        lastNonResend = 0xFA
+    }
+
+    // MARK: - Typematic (KBD-11, KBD-12)
+
+    private func repeats(_ key: PS2Key) -> Bool {
+        if scanCodeSet == 3 {
+            guard let c = key.set3Code else { return false }
+            return set3Types[Int(c)] & 1 != 0
+        }
+        return key != .pause
+    }
+
+    private func stopRepeat() {
+        repeatKey = nil
+        clock.cancel(typematicTimer)
+    }
+
+    private func typematicFire() {
+        guard let key = repeatKey, keysDown.contains(key), scanning, !inSelfTest else {
+            repeatKey = nil
+            return
+        }
+        // While the controller inhibits the clock only the first make is
+        // buffered; no repeats are generated.
+        if !clockInhibited {
+            let bytes = encode(repeatSequence(key))
+            if trace.wants(.kbd) {
+                trace.emit(TraceEvent(.kbd, "key", [("name", .str(key.name)), ("dir", .str("repeat")),
+                                                    ("bytes", .str(DevHexFormat.bytes(bytes)))]))
+            }
+            enqueueScan(bytes)
+        }
+        clock.schedule(typematicTimer, at: clock.now &+ typematicPeriodNs)
+    }
+
+    // MARK: - Buffer (KBD-18)
+
+    private func enqueueScan(_ bytes: [UInt8]) {
+        guard !bytes.isEmpty else { return }
+        if overrunQueued { return }                      // lost until drained
+        if buffer.count + bytes.count <= 16 {
+            buffer.append(contentsOf: bytes)
+        } else {
+            buffer.append(scanCodeSet == 1 ? 0xFF : 0x00)
+            overrunQueued = true
+        }
+        onOutput?()
+    }
+
+    // MARK: - Scan code generation
+
+    private var shiftsHeld: (l: Bool, r: Bool) {
+        (keysDown.contains(.leftShift), keysDown.contains(.rightShift))
+    }
+
+    private func variant(for key: PS2Key) -> Variant {
+        if scanCodeSet == 3 { return .plain }
+        if key == .printScreen {
+            if keysDown.contains(.leftAlt) || keysDown.contains(.rightAlt) { return .prtscAlt }
+            let s = shiftsHeld
+            if s.l || s.r || keysDown.contains(.leftCtrl) || keysDown.contains(.rightCtrl) {
+                return .prtscModified
+            }
+            return .plain
+        }
+        if key == .pause {
+            return keysDown.contains(.leftCtrl) || keysDown.contains(.rightCtrl) ? .pauseCtrl : .plain
+        }
+        guard fakeShifts else { return .plain }
+        let s = shiftsHeld
+        if key.isGrayNavigation {
+            let numLock = leds & 2 != 0
+            if (s.l || s.r) && !numLock { return .shiftCancel(l: s.l, r: s.r) }
+            if numLock && !(s.l || s.r) { return .numLockFake }
+            return .plain
+        }
+        if key == .keypadDivide, s.l || s.r { return .shiftCancel(l: s.l, r: s.r) }
+        return .plain
+    }
+
+    /// Make sequence in set 2 terms (set 3 handled separately by `encode`).
+    private func makeSequence(_ key: PS2Key, _ v: Variant) -> [UInt8] {
+        if scanCodeSet == 3 { return set3Make(key) }
+        switch v {
+        case .prtscAlt: return [0x84]
+        case .prtscModified: return [0xE0, 0x7C]
+        case .pauseCtrl: return [0xE0, 0x7E, 0xE0, 0xF0, 0x7E]
+        case .numLockFake: return [0xE0, 0x12, 0xE0, key.code]
+        case .shiftCancel(let l, let r):
+            var s: [UInt8] = []
+            if l { s += [0xE0, 0xF0, 0x12] }
+            if r { s += [0xE0, 0xF0, 0x59] }
+            return s + [0xE0, key.code]
+        case .plain:
+            switch key.prefix {
+            case .e1: return [0xE1, 0x14, 0x77, 0xE1, 0xF0, 0x14, 0xF0, 0x77]
+            case .e0: return key == .printScreen ? [0xE0, 0x12, 0xE0, 0x7C] : [0xE0, key.code]
+            case .none: return [key.code]
+            }
+        }
+    }
+
+    private func breakSequence(_ key: PS2Key, _ v: Variant) -> [UInt8] {
+        if scanCodeSet == 3 {
+            guard let c = key.set3Code, set3Types[Int(c)] & 2 != 0 else { return [] }
+            return [0xF0, c]
+        }
+        switch v {
+        case .prtscAlt: return [0xF0, 0x84]
+        case .prtscModified: return [0xE0, 0xF0, 0x7C]
+        case .pauseCtrl: return []
+        case .numLockFake: return [0xE0, 0xF0, key.code, 0xE0, 0xF0, 0x12]
+        case .shiftCancel(let l, let r):
+            var s: [UInt8] = [0xE0, 0xF0, key.code]
+            if r { s += [0xE0, 0x59] }
+            if l { s += [0xE0, 0x12] }
+            return s
+        case .plain:
+            switch key.prefix {
+            case .e1: return []                       // Pause: make only
+            case .e0:
+                return key == .printScreen ? [0xE0, 0xF0, 0x7C, 0xE0, 0xF0, 0x12] : [0xE0, 0xF0, key.code]
+            case .none: return [0xF0, key.code]
+            }
+        }
+    }
+
+    /// A typematic repeat sends the plain make code only (no fake shifts).
+    private func repeatSequence(_ key: PS2Key) -> [UInt8] {
+        if scanCodeSet == 3 { return set3Make(key) }
+        switch variants[key] ?? .plain {
+        case .prtscAlt: return [0x84]
+        default:
+            return key.prefix == .none ? [key.code] : [0xE0, key.code]
+        }
+    }
+
+    private func set3Make(_ key: PS2Key) -> [UInt8] {
+        guard let c = key.set3Code else { return [] }
+        return [c]
+    }
+
+    /// Set 1 is what the 8042 would make of set 2 (by construction of set 1).
+    private func encode(_ set2: [UInt8]) -> [UInt8] {
+        scanCodeSet == 1 ? Translation8042.translate(set2) : set2
+    }
+
+    // MARK: - Inspection
+
+    private func traceKey(_ key: PS2Key, down: Bool, bytes: [UInt8], note: String? = nil) {
+        guard trace.wants(.kbd) else { return }
+        var f: [(String, TraceValue)] = [("name", .str(key.name)), ("dir", .str(down ? "down" : "up")),
+                                         ("bytes", .str(DevHexFormat.bytes(bytes)))]
+        if let note { f.append(("note", .str(note))) }
+        trace.emit(TraceEvent(.kbd, "key", f))
+    }
+
+    public func describe() -> String {
+        var s = "PS/2 keyboard: set \(scanCodeSet), scanning \(scanning ? "on" : "off")"
+        if inSelfTest { s += " (self-test running)" }
+        s += ", LEDs scroll=\(leds & 1) num=\((leds >> 1) & 1) caps=\((leds >> 2) & 1)"
+        let tenths = 10_000_000_000 / typematicPeriodNs
+        s += "\n  typematic 0x\(DevHexFormat.bytes([typematic])): \(tenths / 10).\(tenths % 10) cps after "
+            + "\(typematicDelayNs / 1_000_000) ms"
+        if let k = repeatKey { s += ", repeating \(k.name)" }
+        s += "\n  replies [\(DevHexFormat.bytes(replies))] buffer [\(DevHexFormat.bytes(buffer))] (\(buffer.count)/16)"
+        if !keysDown.isEmpty { s += "\n  held: " + keysDown.map(\.name).sorted().joined(separator: " ") }
+        return s
+    }
+}
+
+/// Hex formatting for traces and describe() of the input devices, RTC, UART.
+enum DevHexFormat {
+    static func bytes(_ bytes: [UInt8]) -> String {
+        bytes.map { b in
+            let h = String(b, radix: 16, uppercase: true)
+            return h.count == 1 ? "0" + h : h
+        }.joined(separator: " ")
+    }
+}
