@@ -11,7 +11,11 @@
 // - data operands straddling a 4 KiB page boundary, instructions straddling
 //   one, a store into the next instruction (self-modifying code);
 // - LOCK-prefixed read-modify-write forms, and prefix combinations (repeated
-//   66, REX not last, two REX, ignored segment and REP prefixes).
+//   66, REX not last, two REX, ignored segment and REP prefixes);
+// - GS-relative operands (the host GS base is pointed at the data window,
+//   which x86-64 Linux user space leaves free), RIP-relative loads (the guest
+//   bytes around the code mirror the host page: RIP is the end of the
+//   instruction, immediates included).
 //
 // The 32-bit address forms need the host data window below 4 GiB
 // (MAP_32BIT); they are skipped when the host refuses it.
@@ -300,6 +304,52 @@ final class DiffAddressingTests: XCTestCase {
             let spec = mem ? F.memSpec(64, base: 3, disp: -8) : DiffSpec(width: 64, codeRelOut: rel)
             R.run("stack", [DiffVariant(name: name, code: code, cases: 300, show: [0, 2, 3, 5, 9, 10, 11])],
                   { var s = spec; s.maxSteps = 8; return s }())
+        }
+    }
+
+    // MARK: GS and RIP-relative operands
+
+    func testGSOverride() {
+        let forms: [(String, [UInt8], Int, [Int], Defined)] = [
+            ("mov eax, gs:[rbx]", [0x65, 0x8B, 0x03], 32, [], Defined()),
+            ("mov rax, gs:[0x800]", [0x65, 0x48, 0x8B, 0x04, 0x25, 0x00, 0x08, 0x00, 0x00], 64, [], Defined()),
+            ("add gs:[rbx-8], rax", [0x65, 0x48, 0x01, 0x43, 0xF8], 64, [], Defined()),
+            ("movzx eax, byte gs:[rbx+rsi+0x10]", [0x65, 0x0F, 0xB6, 0x44, 0x33, 0x10], 8, [], Defined()),
+            ("bts dword gs:[rbx], ecx", [0x65, 0x0F, 0xAB, 0x0B], 32, [], .except(Fl.of | Fl.sf | Fl.af | Fl.pf)),
+            ("movsq gs:[rsi] -> [rdi]", [0x65, 0x48, 0xA5], 64, [7], Defined()),
+            ("rep movsb gs:[rsi] -> [rdi]", [0x65, 0xF3, 0xA4], 8, [7], Defined()),
+            ("stosd ignores gs", [0x65, 0xAB], 32, [7], Defined()),
+            ("cmpsb gs:[rsi], [rdi]", [0x65, 0xA6], 8, [7], Defined()),
+        ]
+        for (name, code, w, ptrs, defined) in forms {
+            var spec = DiffSpec(width: w, memory: true, dataPtrs: ptrs, maxSteps: 100, gen: { rng, c in
+                c[3] = UInt64(1024 + rng.below(2048))
+                c[6] = UInt64(1024 + rng.below(1024))
+                c[7] = UInt64(1024 + rng.below(2048))
+                c[1] = UInt64(rng.below(40))  // small counts and bit offsets
+            }, defined: { _, _ in defined })
+            spec.gsData = true
+            R.run("gs", [DiffVariant(name: name, code: code, cases: 400, show: [0, 1, 3, 6, 7])], spec)
+        }
+    }
+
+    func testRIPRelativeLoads() {
+        let forms: [(String, [UInt8], Defined)] = [
+            ("mov rax, [rip-0x10]", [0x48, 0x8B, 0x05, 0xF0, 0xFF, 0xFF, 0xFF], Defined()),
+            ("mov ecx, [rip+8]", [0x8B, 0x0D, 0x08, 0x00, 0x00, 0x00], Defined()),
+            ("cmp rax, [rip+0]", [0x48, 0x3B, 0x05, 0x00, 0x00, 0x00, 0x00], Defined()),
+            ("cmp byte [rip-0x20], 0x55", [0x80, 0x3D, 0xE0, 0xFF, 0xFF, 0xFF, 0x55], Defined()),
+            ("cmp word [rip-8], 0x7f", [0x66, 0x83, 0x3D, 0xF8, 0xFF, 0xFF, 0xFF, 0x7F], Defined()),
+            ("test dword [rip-0x30], 0x12345678", [0xF7, 0x05, 0xD0, 0xFF, 0xFF, 0xFF, 0x78, 0x56, 0x34, 0x12], .except(Fl.af)),
+            ("imul eax, [rip-0x18], 0x101", [0x69, 0x05, 0xE8, 0xFF, 0xFF, 0xFF, 0x01, 0x01, 0x00, 0x00], .except(Fl.sf | Fl.zf | Fl.af | Fl.pf)),
+            ("bt dword [rip-0x10], 3", [0x0F, 0xBA, 0x25, 0xF0, 0xFF, 0xFF, 0xFF, 0x03], .except(Fl.of | Fl.sf | Fl.af | Fl.pf)),
+            ("movzx eax, byte [rip+5]", [0x0F, 0xB6, 0x05, 0x05, 0x00, 0x00, 0x00], Defined()),
+            ("add r9, [rip-0x40]", [0x4C, 0x03, 0x0D, 0xC0, 0xFF, 0xFF, 0xFF], Defined()),
+        ]
+        for (name, code, defined) in forms {
+            var spec = DiffSpec(width: 64, defined: { _, _ in defined })
+            spec.mirrorHostCode = true
+            R.run("rip-relative", [DiffVariant(name: name, code: code, cases: 200, show: [0, 1, 9])], spec)
         }
     }
 }

@@ -206,6 +206,13 @@ struct DiffSpec {
     var maxSteps = 4
     /// Guest address of the code (default `DiffMachine.codeBase`).
     var codeAddress: UInt64? = nil
+    /// GS base = the data window on both sides (GS-relative operands take
+    /// plain offsets).
+    var gsData = false
+    /// The guest bytes around the code mirror the host page around it
+    /// (prologue before, epilogue after), so RIP-relative loads near the
+    /// code read the same bytes on both sides.
+    var mirrorHostCode = false
 
     init(width: Int, memory: Bool = false, dataPtrs: [Int] = [], codeRelOut: [Int] = [],
          maxSteps: Int = 4, codeAddress: UInt64? = nil,
@@ -604,6 +611,27 @@ final class DiffRunner {
                             file: StaticString, line: UInt) -> Int {
         var rng = DiffRng(name: seed + form + "|" + v.name + "|" + DiffEnc.hex(v.code))
         machine.load(v.code, at: spec.codeAddress ?? DiffMachine.codeBase)
+        if spec.mirrorHostCode {
+            _ = v.code.withUnsafeBufferPointer { hostexec_prepare($0.baseAddress, $0.count) }
+            let off = hostexec_code_offset()
+            let before = min(128, off)
+            let after = min(128, 4096 - off - v.code.count)
+            if let host = UnsafeRawPointer(bitPattern: UInt(hostexec_code_address()) - UInt(before)) {
+                let bytes = (0..<(before + v.code.count + after)).map { host.load(fromByteOffset: $0, as: UInt8.self) }
+                _ = machine.cpu.writePhysical(machine.codeStart - UInt64(before), bytes)
+            }
+        }
+        var savedGS: UInt64 = 0
+        if spec.gsData {
+            savedGS = hostexec_gs_base()
+            machine.cpu.gsBase = DiffMachine.dataBase
+        }
+        defer {
+            if spec.gsData {
+                machine.cpu.gsBase = 0
+                _ = hostexec_set_gs_base(savedGS)
+            }
+        }
         let n = max(1, Int(Double(v.cases) * scale))
         var failed = 0
         var examples: [String] = []
@@ -626,7 +654,9 @@ final class DiffRunner {
                 for r in spec.dataPtrs { host[r] = host[r] &+ hostBase }
                 if spec.memory { hostMem.copyMemory(from: inputMem, byteCount: size) }
                 var fault = hostexec_fault()
+                if spec.gsData { _ = hostexec_set_gs_base(hostBase) }
                 let sig = v.code.withUnsafeBufferPointer { hostexec_run_guarded($0.baseAddress, $0.count, &host, &fault) }
+                if spec.gsData { _ = hostexec_set_gs_base(savedGS) }
                 if sig != 0 {
                     failed += 1
                     if examples.count < 3 {
