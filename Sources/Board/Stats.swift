@@ -64,10 +64,17 @@ public final class InterruptStats {
         case (.exc, "exception"):
             endHalt(se.time)
             if let v = int("vector"), v >= 0, v < 32 { exceptions[v] += 1 }
+            frames.append((-1, se.time))   // its handler ends with an IRET too
+        case (.cpu, "wake"):
+            endHalt(se.time)
         case (.cpu, "iret"):
             if let (irq, t) = frames.popLast(), irq >= 0 { irqs[irq].handlerTotal += se.time &- t }
         case (.cpu, "hlt"):
-            haltStart = se.time
+            if bool("if") != false { haltStart = se.time }
+        case (.cpu, "reset"):
+            frames = []
+            raisedAt = .init(repeating: nil, count: 16)
+            lastInta = nil
         default:
             break
         }
@@ -79,7 +86,9 @@ public final class InterruptStats {
 
     public func finish(at t: UInt64) { endHalt(t) }
 
-    /// A human-readable summary.
+    /// A human-readable summary. Latency runs from the IRQ line's rising
+    /// edge to the handler's first instruction; handler time from there to
+    /// its IRET (nested handlers included), in virtual µs.
     public func summary(instructions: UInt64, virtualNs: UInt64, hostSeconds: Double) -> String {
         func us(_ ns: UInt64) -> String {
             let v = Double(ns) / 1000
@@ -92,11 +101,12 @@ public final class InterruptStats {
         s += "halted           \(TraceFormat.seconds(haltedNs).trimmingCharacters()) s (\(Int(pct.rounded()))% of virtual time)\n"
         let mips = hostSeconds > 0 ? Double(instructions) / hostSeconds / 1e6 : 0
         s += "host time        \(String(Double(Int(hostSeconds * 1000)) / 1000)) s, \(Int(mips.rounded())) MIPS\n"
-        s += "IRQ  count  spurious  latency-mean-us  latency-worst-us  handler-total-us\n"
+        s += "IRQ  count  spurious  latency-mean-us  latency-worst-us  handler-mean-us  handler-total-us\n"
         for (i, r) in irqs.enumerated() where r.count > 0 || r.spurious > 0 {
             let mean = r.count > 0 ? r.latencyTotal / UInt64(r.count) : 0
+            let hmean = r.count > 0 ? r.handlerTotal / UInt64(r.count) : 0
             s += pad(String(i), 3) + "  " + pad(String(r.count), 5) + "  " + pad(String(r.spurious), 8) + "  "
-            s += pad(us(mean), 15) + "  " + pad(us(r.latencyWorst), 16) + "  " + pad(us(r.handlerTotal), 16) + "\n"
+            s += pad(us(mean), 15) + "  " + pad(us(r.latencyWorst), 16) + "  " + pad(us(hmean), 15) + "  " + pad(us(r.handlerTotal), 16) + "\n"
         }
         for (v, n) in exceptions.enumerated() where n > 0 {
             s += "exception \(v) (\(CPUEvent.exceptionName(UInt8(v)))): \(n)\n"

@@ -119,7 +119,9 @@ extension CPUEvent {
         case .descriptorTable(let k, let base, let limit):
             return TraceEvent(.cpu, "load-" + k.lowercased(), [("base", h(base)), ("limit", .hex(UInt64(limit), digits: 4))])
         case .interruptFlag(let en, let rip):
-            return TraceEvent(.cpu, en ? "sti" : "cli", [("rip", h(rip))])
+            // STI/CLI, or POPF/IRET/SYSRET changing IF: `rip` is where
+            // execution goes on.
+            return TraceEvent(.cpu, "if", [("on", .bool(en)), ("rip", h(rip))])
         case .unimplemented(let bytes, let rip):
             return TraceEvent(.exc, "unimplemented", [("rip", h(rip)), ("bytes", .str(bytes.map { String($0, radix: 16) }.joined(separator: " ")))])
         }
