@@ -332,11 +332,9 @@ public final class Diagnoser {
         }
         if f == -2, let s = spurious {
             spurious = nil
-            if s.eois.isEmpty {
-                saySpurious(s, handled: "the guest's handler returned without an EOI, which is right")
-            } else {
-                saySpurious(s, handled: "the guest's handler sent an EOI to the \(s.eois.joined(separator: " and the ")) PIC")
-            }
+            let right = s.irq >= 8 ? s.eois == ["master"] : s.eois.isEmpty
+            let sent = s.eois.isEmpty ? "returned without an EOI" : "sent an EOI to the \(s.eois.joined(separator: " and the ")) PIC"
+            saySpurious(s, handled: "the guest's handler \(sent)" + (right ? ", which is right" : ", which is wrong"))
         }
         if let m = masterOnlyEOI {
             masterOnlyEOI = nil
