@@ -99,6 +99,10 @@ public final class Diagnoser {
 
     public init(pc: PC) { self.pc = pc }
 
+    /// IF changes (`cpu if` events) matter only until the first STI: after
+    /// that the board need not build them for the diagnoser.
+    public var wantsInterruptFlagEvents: Bool { !everSTI }
+
     private func say(_ key: String, _ kind: String, irq: Int? = nil, vector: Int? = nil, _ message: String, fix: String) {
         guard !said.contains(key) else { return }
         said.insert(key)

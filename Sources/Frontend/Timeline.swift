@@ -416,7 +416,7 @@ struct TimelineSVG {
         for irq in irqs {
             guard let l = model.lanes[irq] else { continue }
             let name = Self.names[irq].map { " " + $0 } ?? ""
-            var sub = "\(l.delivered) delivered"
+            var sub = irq == 2 ? "the slave's INT" : "\(l.delivered) delivered"
             if !l.spurious.isEmpty { sub += ", \(l.spurious.count) spurious" }
             if !l.lost.isEmpty { sub += ", \(l.lost.count) lost" }
             body += label("IRQ\(irq)\(name)", sub, y: y, h: laneH)
@@ -486,7 +486,11 @@ struct TimelineSVG {
             ny += 18
             for (n, d) in shown {
                 let t = String(format: "%.3f", Double(d.time) / 1e6)
-                notes += "<text x=\"10\" y=\"\(Self.num(ny))\" class=\"note\"><tspan class=\"alarm\">⚑\(n + 1) \(Self.escape(d.kind))</tspan> at \(t) ms: \(Self.escape(d.message))</text>\n"
+                // Cut to the picture's width; the whole text is the tooltip.
+                let head = "⚑\(n + 1) \(d.kind)"
+                let room = max(20, Int((width - 20) / 6.1) - head.count - t.count - 8)
+                let msg = d.message.count > room ? String(d.message.prefix(room - 1)) + "…" : d.message
+                notes += "<text x=\"10\" y=\"\(Self.num(ny))\" class=\"note\"><title>\(Self.escape(d.message))</title><tspan class=\"alarm\">\(Self.escape(head))</tspan> at \(t) ms: \(Self.escape(msg))</text>\n"
                 ny += 16
             }
         }

@@ -79,6 +79,6 @@ final class TraceStatsTests: XCTestCase {
         XCTAssertTrue(text.contains("  3      1         0"), text)
         XCTAssertTrue(text.contains("exception 14 (#PF page fault): 1"), text)
         XCTAssertTrue(text.contains("60% of virtual time"), text)
-        XCTAssertTrue(text.contains("1 MIPS"), text)
+        XCTAssertTrue(text.contains("1.0 MIPS"), text)
     }
 }
