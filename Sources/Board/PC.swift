@@ -206,7 +206,7 @@ public final class PC {
     public func load(kernel bytes: [UInt8], path: String, append: String) throws {
         let img = try MultibootLoader.parse(bytes, ramSize: memory.ramSize)
         kernel = img
-        kernelCmdline = append.isEmpty ? path : path + " " + append
+        kernelCmdline = path + " " + append // QEMU: "%s %s", a trailing blank without -append
         boot()
     }
 

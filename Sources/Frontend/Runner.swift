@@ -203,8 +203,14 @@ enum Runner {
         switch o.mode {
         case .headless:
             return session.runHeadless()
-        case .window, .terminal, .debug:
-            warn("mode '\(o.mode.rawValue)' is not available in this build")
+        case .window:
+            let name = (o.kernelPath as NSString).lastPathComponent
+            return runWindow(pc: pc, title: "swiftemu - \(name)")
+        case .terminal:
+            let name = (o.kernelPath as NSString).lastPathComponent
+            return runTerminal(pc: pc, title: "swiftemu - \(name)")
+        case .debug:
+            warn("mode 'debug' is not available in this build")
             return ExitStatus.usage
         }
     }
