@@ -40,6 +40,7 @@ e2e:
 	tools/qemu-crosscheck.sh $(BIN)
 	Tests/e2e/guest_qemu_test.sh
 	Tests/e2e/window_test.sh build/guest/guest.elf $(BIN)
+	Tests/e2e/terminal_test.sh build/guest/guest.elf $(BIN)
 
 # Boots the benchmark kernels in swiftemu (and in QEMU and Bochs when
 # installed) and prints guest MIPS; see docs/benchmarks.md. BENCHARGS is
