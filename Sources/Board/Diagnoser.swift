@@ -99,6 +99,10 @@ public final class Diagnoser {
 
     public init(pc: PC) { self.pc = pc }
 
+    /// IF changes (`cpu if` events) matter only until the first STI: after
+    /// that the board need not build them for the diagnoser.
+    public var wantsInterruptFlagEvents: Bool { !everSTI }
+
     private func say(_ key: String, _ kind: String, irq: Int? = nil, vector: Int? = nil, _ message: String, fix: String) {
         guard !said.contains(key) else { return }
         said.insert(key)
@@ -332,11 +336,9 @@ public final class Diagnoser {
         }
         if f == -2, let s = spurious {
             spurious = nil
-            if s.eois.isEmpty {
-                saySpurious(s, handled: "the guest's handler returned without an EOI, which is right")
-            } else {
-                saySpurious(s, handled: "the guest's handler sent an EOI to the \(s.eois.joined(separator: " and the ")) PIC")
-            }
+            let right = s.irq >= 8 ? s.eois == ["master"] : s.eois.isEmpty
+            let sent = s.eois.isEmpty ? "returned without an EOI" : "sent an EOI to the \(s.eois.joined(separator: " and the ")) PIC"
+            saySpurious(s, handled: "the guest's handler \(sent)" + (right ? ", which is right" : ", which is wrong"))
         }
         if let m = masterOnlyEOI {
             masterOnlyEOI = nil

@@ -90,9 +90,12 @@ public final class InterruptStats {
     /// edge to the handler's first instruction; handler time from there to
     /// its IRET (nested handlers included), in virtual µs.
     public func summary(instructions: UInt64, virtualNs: UInt64, hostSeconds: Double) -> String {
+        // Microseconds with two decimals below 10 µs, whole above.
         func us(_ ns: UInt64) -> String {
-            let v = Double(ns) / 1000
-            return v < 10 ? String(Double(Int(v * 100)) / 100) : String(Int(v.rounded()))
+            if ns >= 10_000 { return String((ns + 500) / 1000) }
+            let hundredths = (ns + 5) / 10
+            let frac = String(hundredths % 100)
+            return String(hundredths / 100) + "." + (frac.count < 2 ? "0" + frac : frac)
         }
         var s = "== swiftemu stats ==\n"
         s += "instructions     \(instructions)\n"
@@ -100,7 +103,8 @@ public final class InterruptStats {
         let pct = virtualNs > 0 ? Double(haltedNs) * 100 / Double(virtualNs) : 0
         s += "halted           \(TraceFormat.seconds(haltedNs).trimmingCharacters()) s (\(Int(pct.rounded()))% of virtual time)\n"
         let mips = hostSeconds > 0 ? Double(instructions) / hostSeconds / 1e6 : 0
-        s += "host time        \(String(Double(Int(hostSeconds * 1000)) / 1000)) s, \(Int(mips.rounded())) MIPS\n"
+        let mipsText = mips >= 100 ? String(Int(mips.rounded())) : String(Double(Int(mips * 10)) / 10)
+        s += "host time        \(String(Double(Int(hostSeconds * 1000)) / 1000)) s, \(mipsText) MIPS\n"
         s += "IRQ  count  spurious  latency-mean-us  latency-worst-us  handler-mean-us  handler-total-us\n"
         for (i, r) in irqs.enumerated() where r.count > 0 || r.spurious > 0 {
             let mean = r.count > 0 ? r.latencyTotal / UInt64(r.count) : 0

@@ -97,6 +97,14 @@ public enum TraceFormat: String, Sendable {
 }
 
 extension CPUEvent {
+    /// The category of `traceEvent`, without building it.
+    public var traceCategory: TraceCategory {
+        switch self {
+        case .exception, .doubleFault, .unimplemented: return .exc
+        case .interrupt, .iret, .halt, .modeChange, .descriptorTable, .interruptFlag: return .cpu
+        }
+    }
+
     /// The trace form of a CPU event.
     public var traceEvent: TraceEvent {
         func h(_ v: UInt64) -> TraceValue { .hex(v, digits: 1) }

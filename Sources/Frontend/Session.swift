@@ -105,8 +105,12 @@ final class Session {
             diag?.observe(e)
         }
         if !needed.isDisjoint(with: [.cpu, .exc]) {
+            // IF changes are frequent (cli/sti pairs): built only when the
+            // trace shows them or the diagnoser still waits for an STI.
+            let traceCPU = user.contains(.cpu)
             pc.cpuEventHandler = { [unowned pc] ev in
-                pc.trace.emit(ev.traceEvent)
+                if case .interruptFlag = ev, !traceCPU, !(diag?.wantsInterruptFlagEvents ?? false) { return }
+                if pc.trace.wants(ev.traceCategory) { pc.trace.emit(ev.traceEvent) }
             }
         }
     }

@@ -115,7 +115,7 @@ struct TimelineModel {
     var exceptions: [(UInt64, Int)] = []
     var pitEdges: [Int: [(UInt64, Bool)]] = [:]
     var diagnoses: [Diag] = []
-    var start: UInt64 = .max
+    var start: UInt64 = 0
     var end: UInt64 = 0
     var events = 0
     /// The trace carried PIC IRR/ISR events (else pending/in-service are
@@ -134,8 +134,8 @@ struct TimelineModel {
             parsed.append(obj)
         }
         hasRegisterEvents = parsed.contains { ($0["cat"] as? String) == "pic" && (($0["ev"] as? String) == "isr" || ($0["ev"] as? String) == "irr") }
+        start = 0   // the picture starts at power-on
         for o in parsed { apply(o) }
-        if start == .max { start = 0 }
         close()
     }
 
@@ -159,10 +159,23 @@ struct TimelineModel {
 
     private mutating func lane(_ irq: Int) -> Lane { lanes[irq] ?? Lane() }
 
+    /// Fully nested priority: IR0 highest on the master, the slave's levels
+    /// in place of the master's IR2.
+    private static func priority(_ irq: Int) -> Int { irq < 8 ? irq * 16 : 2 * 16 + 1 + (irq - 8) }
+
+    /// Whether a level in service now keeps `irq` from being delivered.
+    private func blocked(_ irq: Int) -> Bool {
+        let p = TimelineModel.priority(irq)
+        for (j, l) in lanes where l.serviceSince != nil {
+            let q = TimelineModel.priority(j)
+            if q <= p && (j < 8 || irq >= 8) { return true }
+        }
+        return false
+    }
+
     private mutating func apply(_ o: [String: Any]) {
         guard let t = TimelineModel.u64(o["t_ns"]), let cat = o["cat"] as? String, let ev = o["ev"] as? String else { return }
         events += 1
-        start = min(start, t)
         end = max(end, t)
         switch (cat, ev) {
         case ("irq", "line"):
@@ -174,7 +187,7 @@ struct TimelineModel {
             }
             if level {
                 if l.lineSince == nil { l.lineSince = t }
-                if l.raisedWaiting { l.lost.append(t) }
+                if l.raisedWaiting && blocked(irq) { l.lost.append(t) }
                 l.raisedWaiting = true
                 if !hasRegisterEvents && l.pendingSince == nil { l.pendingSince = t }
             } else if let s = l.lineSince {
@@ -389,7 +402,7 @@ struct TimelineSVG {
         // CPU lane.
         body += label("CPU", "halted, exceptions", y: y, h: 18)
         body += "<rect x=\"\(Self.num(left))\" y=\"\(Self.num(y + 4))\" width=\"\(Self.num(plotWidth))\" height=\"10\" fill=\"#cfe8cf\"><title>running</title></rect>\n"
-        body += rects(model.halted, y: y + 4, h: 10, fill: "#bbbbbb", openFill: "#999999", title: "halted (HLT, waiting for an interrupt)")
+        body += rects(model.halted, y: y + 4, h: 10, fill: "#bbbbbb", title: "halted (HLT, waiting for an interrupt)")
         if let d = model.dead, d <= to {
             body += "<rect x=\"\(Self.num(x(d)))\" y=\"\(Self.num(y + 4))\" width=\"\(Self.num(max(1, x(to) - x(d))))\" height=\"10\" fill=\"#555555\"><title>HLT with IF=0: dead</title></rect>\n"
         }
@@ -403,7 +416,7 @@ struct TimelineSVG {
         for irq in irqs {
             guard let l = model.lanes[irq] else { continue }
             let name = Self.names[irq].map { " " + $0 } ?? ""
-            var sub = "\(l.delivered) delivered"
+            var sub = irq == 2 ? "the slave's INT" : "\(l.delivered) delivered"
             if !l.spurious.isEmpty { sub += ", \(l.spurious.count) spurious" }
             if !l.lost.isEmpty { sub += ", \(l.lost.count) lost" }
             body += label("IRQ\(irq)\(name)", sub, y: y, h: laneH)
@@ -413,8 +426,9 @@ struct TimelineSVG {
             body += rects(l.inService, y: y + 2 * strip + 1, h: strip - 2, fill: "#2e86de", openFill: "#e74c3c", title: "IRQ\(irq) in service (ISR bit set until the EOI)")
             body += rects(l.handler, y: y + 3 * strip + 1, h: strip - 2, fill: "#27ae60", openFill: "#1e8449", title: "IRQ\(irq) handler running (delivery to IRET)")
             if let s = l.inService.last, s.open, s.start <= to {
-                let xx = max(x(s.start), left) + 4
-                body += "<text x=\"\(Self.num(xx))\" y=\"\(Self.num(y + 3 * strip - 1))\" class=\"alarm\">no EOI: IRQ\(irq) still in service</text>\n"
+                let x0 = max(x(s.start), left)
+                let onBar = x(to) - x0 > 200
+                body += "<text x=\"\(Self.num(onBar ? x0 + 6 : x0 - 4))\" y=\"\(Self.num(y + 3 * strip - 1.5))\" class=\"\(onBar ? "onbar" : "alarm")\"\(onBar ? "" : " style=\"text-anchor: end\"")>no EOI: IRQ\(irq) still in service</text>\n"
             }
             for t in l.lost where t >= from && t <= to {
                 body += "<line x1=\"\(Self.num(x(t)))\" x2=\"\(Self.num(x(t)))\" y1=\"\(Self.num(y - 2))\" y2=\"\(Self.num(y + 2 * strip))\" stroke=\"#e74c3c\" stroke-width=\"1.5\"><title>IRQ\(irq) raised again while the previous request still waits: an interrupt lost</title></line>\n"
@@ -422,8 +436,16 @@ struct TimelineSVG {
             for t in l.spurious where t >= from && t <= to {
                 body += "<circle cx=\"\(Self.num(x(t)))\" cy=\"\(Self.num(y + 2.5 * strip))\" r=\"4\" fill=\"none\" stroke=\"#8e24aa\" stroke-width=\"1.5\"><title>spurious IRQ\(irq): the request vanished before INTA</title></circle>\n"
             }
+            var lastLabel = -Double.infinity
             for (t, k) in l.keys where t >= from && t <= to {
-                body += "<text x=\"\(Self.num(x(t)))\" y=\"\(Self.num(y - 2))\" class=\"key\">\(Self.escape(k))</text>\n"
+                // A label where there is room for it, a tick otherwise.
+                let xx = x(t)
+                if xx - lastLabel >= Double(k.count) * 6 + 6 {
+                    body += "<text x=\"\(Self.num(xx))\" y=\"\(Self.num(y - 2))\" class=\"key\">\(Self.escape(k))</text>\n"
+                    lastLabel = xx
+                } else {
+                    body += "<line x1=\"\(Self.num(xx))\" x2=\"\(Self.num(xx))\" y1=\"\(Self.num(y - 5))\" y2=\"\(Self.num(y - 1))\" stroke=\"#6c3483\"><title>\(Self.escape(k))</title></line>\n"
+                }
             }
             body += diagFlags(irq, y: y)
             y += laneH + laneGap
@@ -464,7 +486,11 @@ struct TimelineSVG {
             ny += 18
             for (n, d) in shown {
                 let t = String(format: "%.3f", Double(d.time) / 1e6)
-                notes += "<text x=\"10\" y=\"\(Self.num(ny))\" class=\"note\"><tspan class=\"alarm\">⚑\(n + 1) \(Self.escape(d.kind))</tspan> at \(t) ms: \(Self.escape(d.message))</text>\n"
+                // Cut to the picture's width; the whole text is the tooltip.
+                let head = "⚑\(n + 1) \(d.kind)"
+                let room = max(20, Int((width - 20) / 6.1) - head.count - t.count - 8)
+                let msg = d.message.count > room ? String(d.message.prefix(room - 1)) + "…" : d.message
+                notes += "<text x=\"10\" y=\"\(Self.num(ny))\" class=\"note\"><title>\(Self.escape(d.message))</title><tspan class=\"alarm\">\(Self.escape(head))</tspan> at \(t) ms: \(Self.escape(msg))</text>\n"
                 ny += 16
             }
         }
@@ -481,6 +507,7 @@ struct TimelineSVG {
         .tick { font-size: 10px; fill: #555; text-anchor: middle; }
         .grid { stroke: #e0e0e0; stroke-width: 1; }
         .alarm { font-size: 11px; fill: #c0392b; font-weight: bold; }
+        .onbar { font-size: 8px; fill: #ffffff; font-weight: bold; }
         .key { font-size: 10px; fill: #6c3483; text-anchor: middle; }
         .head { font-size: 13px; font-weight: bold; fill: #222; }
         .note { font-size: 11px; fill: #333; }

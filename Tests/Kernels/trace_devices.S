@@ -16,6 +16,16 @@ _start:
         movl $on_gp, handlers+13*4
         movl $on_soft, handlers+0x2D*4
         call remap_pic
+        # title on screen row 0, light grey on blue
+        movl $s_title, %esi
+        movl $0xB8000, %edi
+4:      lodsb
+        testb %al, %al
+        jz 5f
+        movb $0x17, %ah
+        stosw
+        jmp 4b
+5:      movl $0xB8000+160, vga_pos
         # PIT channel 0: mode 2, lobyte/hibyte, 11932 (100 Hz)
         movb $0x34, %al; outb %al, $0x43
         movw $11932, %ax
@@ -82,9 +92,34 @@ on_tick:
 on_kbd:
         inb $0x60, %al
         movzbl %al, %eax
+        pushl %eax
+        call vga_hex8
+        popl %eax
         movl $s_kbd, %esi
         call print_count
         call eoi_master
+        ret
+
+# vga_hex8: AL as two hex digits and a space at vga_pos (row 1 onwards).
+vga_hex8:
+        movl vga_pos, %edi
+        movb %al, %dl
+        shrb $4, %al
+        call 6f
+        movb %dl, %al
+        andb $0x0F, %al
+        call 6f
+        movw $0x0720, (%edi)
+        addl $2, %edi
+        movl %edi, vga_pos
+        ret
+6:      addb $'0', %al
+        cmpb $'9', %al
+        jbe 7f
+        addb $('a' - '9' - 1), %al
+7:      movb $0x07, %ah
+        movw %ax, (%edi)
+        addl $2, %edi
         ret
 
 on_gp:
@@ -102,10 +137,12 @@ on_soft:
         .section .data
 ticks:  .long 0
 ctr:    .long 0
+vga_pos: .long 0
         .section .bss
         .align 4096
 pd:     .skip 4096
         .section .rodata
+s_title: .asciz "trace_devices: IRQ1 bytes below"
 s_ctr:  .asciz "8042 command byte "
 s_gp:   .asciz "#GP error code "
 s_kbd:  .asciz "IRQ1 byte "
