@@ -307,6 +307,7 @@ public final class PC {
                 // the next device event (or the deadline).
                 if cpu.rflags & 0x200 == 0 { return .haltedForever }
                 if target == .max { return .haltedForever }
+                cpu.stopAt = cpu.retired &+ 1 // wake: deliver, run one instruction, re-slice
                 let r = cpu.run() // takes a pending interrupt if any
                 if r == .halted && cpu.halted {
                     timeBase = target
@@ -352,6 +353,7 @@ public final class PC {
             if let s = pendingStop { pendingStop = nil; return s }
             if cpu.halted {
                 if cpu.rflags & 0x200 == 0 || clock.nextDeadline == .max { return .haltedForever }
+                cpu.stopAt = cpu.retired &+ 1 // wake: deliver, run one instruction, re-slice
                 let r = cpu.run()
                 if r == .halted && cpu.halted {
                     timeBase = clock.nextDeadline
@@ -369,6 +371,9 @@ public final class PC {
             if let s = handleCPUStop(r) { return s }
         }
         syncClock()
+        // A stop raised by the last instruction (guest exit, a debugger
+        // event breakpoint) is reported now, not by the next run.
+        if let s = pendingStop { pendingStop = nil; return s }
         return nil
     }
 

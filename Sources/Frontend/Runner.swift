@@ -200,6 +200,7 @@ enum Runner {
         }
         let session = try Session(pc: pc, options: o)
         defer { session.finish() }
+        if DebugFrontend.wanted(o) { return DebugFrontend(session: session).run() }
         switch o.mode {
         case .headless:
             return session.runHeadless()
@@ -210,8 +211,7 @@ enum Runner {
             let name = (o.kernelPath as NSString).lastPathComponent
             return runTerminal(pc: pc, title: "swiftemu - \(name)")
         case .debug:
-            warn("mode 'debug' is not available in this build")
-            return ExitStatus.usage
+            return DebugFrontend(session: session).run()
         }
     }
 }
