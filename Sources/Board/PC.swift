@@ -233,7 +233,7 @@ public final class PC {
     public func reset() {
         resets += 1
         haltReported = false
-        memset(memory.ram, 0, memory.ramSize)
+        memory.clear()
         cpu.reset()
         powerOn()
         boot()
