@@ -12,8 +12,10 @@
 //
 // Instruction counting: `retired` counts retired instructions. A REP-prefixed
 // string instruction counts one per iteration (like QEMU icount), a REP with
-// a zero count counts as one. A faulting instruction does not retire; an
-// exception or interrupt delivery retires nothing by itself.
+// a zero count counts as one. A faulting instruction does not retire, but
+// the delivery of the exception counts one slot (so that a fault storm still
+// advances machine time and ends a slice); an external interrupt delivery
+// counts nothing.
 
 public enum SegReg: Int, CaseIterable, Sendable { case es = 0, cs, ss, ds, fs, gs }
 

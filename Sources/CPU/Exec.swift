@@ -83,7 +83,13 @@ extension CPU {
                 retired &+= 1
             } catch {
                 rip = curRip
-                if !deliverFault() {
+                let delivered = deliverFault()
+                // The faulting instruction does not retire, but the delivery
+                // takes one instruction slot: a guest in a fault storm (say
+                // a #PF handler whose own code is unmapped, on an IST stack)
+                // still advances time and reaches `stopAt`.
+                retired &+= 1
+                if !delivered {
                     return .tripleFault(vector: tripleInfo.0, errorCode: tripleInfo.1)
                 }
             }
@@ -154,10 +160,15 @@ extension CPU {
         }
     }
 
-    /// Software-TLB slot of a linear address (page number folded with the
-    /// 4 MiB number so that buffers a power of two apart do not collide).
+    /// Software-TLB slot of a linear address: the page number folded with
+    /// twice the 4 MiB number, so that buffers a power of two apart do not
+    /// collide. The fold keeps adjacent pages in different slots (index(P)
+    /// and index(P+1) always differ: without a carry out of the low ten
+    /// bits they differ there; with one, index(P) is odd and index(P+1)
+    /// even), which the fast paths rely on: they compare the slot of `lin`
+    /// with the page of the access's last byte to reject page crossings.
     @inline(__always) func tlbIndex(_ lin: UInt64) -> Int {
-        Int(truncatingIfNeeded: (lin &>> 12) ^ (lin &>> 22)) & (tlbSize - 1)
+        Int(truncatingIfNeeded: (lin &>> 12) ^ ((lin &>> 22) &<< 1)) & (tlbSize - 1)
     }
 
     // MARK: register file

@@ -95,7 +95,9 @@ extension CPU {
             try deliver(v, kind: .external, errorCode: nil)
             return true
         } catch {
-            return deliverFault()
+            let delivered = deliverFault()
+            retired &+= 1      // as in run(): a fault delivery takes one slot
+            return delivered
         }
     }
 
