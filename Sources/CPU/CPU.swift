@@ -144,6 +144,8 @@ public final class CPU {
     var bpActive = false
     var watchActive = false
     var skipBreakpointOnce = false
+    /// TF was set when the current instruction started: #DB after it.
+    var stepArmed = false
     /// `retired` value at which interrupts are inhibited (STI / MOV SS shadow).
     var shadowAt: UInt64 = .max
     var tripleFaulted = false
@@ -262,6 +264,7 @@ public final class CPU {
         halted = false
         tripleFaulted = false
         stopRequested = false
+        stepArmed = false
         watchHit = false
         shadowAt = .max
         cpl = 0
@@ -284,6 +287,7 @@ public final class CPU {
         eferv = 0
         cpl = 0
         tlb = tlbSup
+        stepArmed = false
         for i in 0..<6 {
             segs[i] = SegmentCache(selector: 0x10, base: 0, limit: 0xFFFF_FFFF, attributes: 0xC093)
         }

@@ -494,7 +494,6 @@ extension CPU {
         switch b1 {
         case 0x00:
             let (_, reg, rm) = try modrm(&dd, &p, rex: rex, asz: asz, seg: seg)
-            if m == 0 && cr0v & 1 == 0 { ud(&dd, report: false); break }
             dd.op = .grp6; dd.sub = reg & 7; dd.rm = rm * 8
             if reg & 7 >= 6 { ud(&dd, report: true) }
         case 0x01:

@@ -83,6 +83,7 @@ extension CPU {
                 retired &+= 1
             } catch {
                 rip = curRip
+                stepArmed = false
                 let delivered = deliverFault()
                 // The faulting instruction does not retire, but the delivery
                 // takes one instruction slot: a guest in a fault storm (say
@@ -114,6 +115,11 @@ extension CPU {
     /// `stopAt`, breakpoints. Returns nil to go on executing.
     func boundary() -> CPUStop? {
         if tripleFaulted { return .tripleFault(vector: tripleInfo.0, errorCode: tripleInfo.1) }
+        if stepArmed {
+            // single-step trap for the instruction that just completed with TF=1
+            stepArmed = false
+            if !deliverDebugTrap() { return .tripleFault(vector: tripleInfo.0, errorCode: tripleInfo.1) }
+        }
         if stopRequested {
             stopRequested = false
             updateLimit()
@@ -146,6 +152,7 @@ extension CPU {
                 return .breakpoint
             }
         }
+        if fl & fTF != 0 && retired != shadowAt { stepArmed = true }
         updateLimit()
         return nil
     }
@@ -153,7 +160,8 @@ extension CPU {
     /// Recomputes `limit`: `stopAt`, or 0 when the boundary needs attention.
     @inline(__always)
     func updateLimit() {
-        if stopRequested || halted || watchHit || bpActive || tripleFaulted || (intrLine && fl & fIF != 0) {
+        if stopRequested || halted || watchHit || bpActive || tripleFaulted || (intrLine && fl & fIF != 0)
+            || fl & fTF != 0 || stepArmed {
             limit = 0
         } else {
             limit = stopAt

@@ -773,4 +773,43 @@ final class InterpSystemTests: XCTestCase {
         XCTAssertEqual(m.cpu.gpr(.rcx), 0x1245)
         XCTAssertEqual(m.cpu.readPhysical(0x12450 + 0x10, count: 2)!, [0xEF, 0xBE])
     }
+
+    func testSingleStepTrap() throws {
+        let m = InterpMachine()
+        try m.bootLong("""
+        main64:
+            mov rdi, 1
+            lea rsi, [db_handler]
+            xor edx, edx
+            mov ecx, 0x8E
+            call set_gate
+            lea rbp, [i1]
+            xor ebx, ebx
+            pushfq
+            or qword ptr [rsp], 0x100
+            popfq
+        i0: nop
+        i1: inc rbx
+        i2: inc rbx
+        i3: inc rbx
+            inc rbx
+            hlt
+        db_handler:
+            inc r12
+            mov rax, [rsp]
+            mov [0x310000 + r12*8], rax
+            cmp r12, 3
+            jne 1f
+            and qword ptr [rsp + 16], ~0x100
+        1:  iretq
+        """)
+        XCTAssertEqual(m.run(), .halted)
+        XCTAssertEqual(m.cpu.gpr(.r12), 3)
+        XCTAssertEqual(m.cpu.gpr(.rbx), 4)
+        let i1 = m.cpu.gpr(.rbp)
+        XCTAssertEqual(m.read64(0x310008), i1)          // after the NOP
+        XCTAssertEqual(m.read64(0x310010), i1 + 3)      // after inc rbx (3 bytes)
+        XCTAssertEqual(m.read64(0x310018), i1 + 6)
+        XCTAssertEqual(m.cpu.rflags & 0x100, 0)
+    }
 }
