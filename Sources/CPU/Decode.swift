@@ -507,7 +507,7 @@ extension CPU {
         case 0x05: dd.op = m == 2 ? .syscall : .ud
         case 0x06: dd.op = .clts
         case 0x07: dd.op = m == 2 ? .sysret : .ud
-        case 0x08, 0x09: dd.op = .invd
+        case 0x08, 0x09: dd.op = .invd; dd.sub = b1 & 1
         case 0x0B: ud(&dd, report: false)
         case 0x0D, 0x18...0x1F:
             _ = try modrm(&dd, &p, rex: rex, asz: asz, seg: seg)
