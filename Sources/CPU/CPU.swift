@@ -124,9 +124,13 @@ public final class CPU {
     var fetchLin: UInt64 = 1
     var fetchPhys: UInt64 = 0
     var fetchCacheable = false
+    /// Low tag bits expected for cached records on the fetch page: the code
+    /// size, or 3 (never stored) when the page may not be cached.
+    var fetchKey: UInt64 = 3
     /// Per RAM page, a bit per 64-byte line holding cached decoded code.
     let codeLines: UnsafeMutablePointer<UInt64>
     let ramPages: Int
+    let ramLimit: UInt64
     let ramBase: UnsafeMutablePointer<UInt8>
     let pageKinds: UnsafeMutablePointer<UInt8>
     let codePages: UnsafeMutablePointer<UInt8>
@@ -201,6 +205,7 @@ public final class CPU {
         scratch = UnsafeMutablePointer<DInsn>.allocate(capacity: 1)
         scratch.initialize(to: DInsn())
         ramPages = memory.ramSize >> 12
+        ramLimit = UInt64(memory.ramSize)
         codeLines = UnsafeMutablePointer<UInt64>.allocate(capacity: max(1, ramPages))
         codeLines.initialize(repeating: 0, count: max(1, ramPages))
         ramBase = memory.ram

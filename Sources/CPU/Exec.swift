@@ -75,7 +75,7 @@ extension CPU {
                 if lin & ~0xFFF != fetchLin { try setFetch(lin) }
                 let pa = fetchPhys | (lin & 0xFFF)
                 var dp = icache + (Int(truncatingIfNeeded: pa) & (icacheSize - 1))
-                if dp.pointee.tag != (pa << 2 | codeMode) || !fetchCacheable {
+                if dp.pointee.tag != (pa << 2 | fetchKey) {
                     dp = try fillDecoded(dp, lin: lin, pa: pa)
                 }
                 rip = (rip &+ UInt64(dp.pointee.len)) & ripMask
@@ -356,7 +356,34 @@ extension CPU {
                 .storeBytes(of: v, as: T.self)
             return
         }
-        try writeSlow(lin, UInt64(truncatingIfNeeded: v), Int(sz))
+        try writeMiss(lin, UInt64(truncatingIfNeeded: v), Int(sz))
+    }
+    /// A store that missed the write fast path. Stores to RAM pages that
+    /// hold cached code (data next to code is common in small kernels) are
+    /// handled here without a page walk: drop the decoded instructions of
+    /// the touched lines, then store.
+    @inline(never)
+    func writeMiss(_ lin: UInt64, _ v: UInt64, _ size: Int) throws(CPUFault) {
+        let e = tlb + tlbIndex(lin)
+        let off = Int(lin & 0xFFF)
+        if e.pointee.vwtag == lin & ~0xFFF && off + size <= 4096 && !watchActive {
+            let pa = e.pointee.phys | UInt64(off)
+            if pa < ramLimit {
+                let p = Int(pa >> 12)
+                if pageKinds[p] == 0 {     // RAM
+                    if codePages[p] != 0 { invalidateCodeRange(pa, size) }
+                    let hp = UnsafeMutableRawPointer(ramBase + Int(pa))
+                    switch size {
+                    case 1: hp.storeBytes(of: UInt8(truncatingIfNeeded: v), as: UInt8.self)
+                    case 2: hp.storeBytes(of: UInt16(truncatingIfNeeded: v), as: UInt16.self)
+                    case 4: hp.storeBytes(of: UInt32(truncatingIfNeeded: v), as: UInt32.self)
+                    default: hp.storeBytes(of: v, as: UInt64.self)
+                    }
+                    return
+                }
+            }
+        }
+        try writeSlow(lin, v, size)
     }
     /// Host pointer for reading `lin` when the TLB already maps it to RAM.
     @inline(__always) func hostR(_ lin: UInt64) -> UnsafeMutableRawPointer? {

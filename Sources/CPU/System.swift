@@ -1058,6 +1058,7 @@ extension CPU {
         fetchLin = lin & ~0xFFF
         fetchPhys = pa & ~0xFFF
         fetchCacheable = isHostPage(fetchPhys)
+        fetchKey = fetchCacheable ? codeMode : 3
     }
 
     // MARK: MSRs and CPUID
