@@ -494,7 +494,6 @@ extension CPU {
         switch b1 {
         case 0x00:
             let (_, reg, rm) = try modrm(&dd, &p, rex: rex, asz: asz, seg: seg)
-            if m == 0 && cr0v & 1 == 0 { ud(&dd, report: false); break }
             dd.op = .grp6; dd.sub = reg & 7; dd.rm = rm * 8
             if reg & 7 >= 6 { ud(&dd, report: true) }
         case 0x01:
@@ -508,7 +507,7 @@ extension CPU {
         case 0x05: dd.op = m == 2 ? .syscall : .ud
         case 0x06: dd.op = .clts
         case 0x07: dd.op = m == 2 ? .sysret : .ud
-        case 0x08, 0x09: dd.op = .invd
+        case 0x08, 0x09: dd.op = .invd; dd.sub = b1 & 1
         case 0x0B: ud(&dd, report: false)
         case 0x0D, 0x18...0x1F:
             _ = try modrm(&dd, &p, rex: rex, asz: asz, seg: seg)

@@ -75,7 +75,7 @@ extension CPU {
                 if lin & ~0xFFF != fetchLin { try setFetch(lin) }
                 let pa = fetchPhys | (lin & 0xFFF)
                 var dp = icache + (Int(truncatingIfNeeded: pa) & (icacheSize - 1))
-                if dp.pointee.tag != (pa << 2 | codeMode) || !fetchCacheable {
+                if dp.pointee.tag != (pa << 2 | fetchKey) {
                     dp = try fillDecoded(dp, lin: lin, pa: pa)
                 }
                 rip = (rip &+ UInt64(dp.pointee.len)) & ripMask
@@ -83,7 +83,14 @@ extension CPU {
                 retired &+= 1
             } catch {
                 rip = curRip
-                if !deliverFault() {
+                stepArmed = false
+                let delivered = deliverFault()
+                // The faulting instruction does not retire, but the delivery
+                // takes one instruction slot: a guest in a fault storm (say
+                // a #PF handler whose own code is unmapped, on an IST stack)
+                // still advances time and reaches `stopAt`.
+                retired &+= 1
+                if !delivered {
                     return .tripleFault(vector: tripleInfo.0, errorCode: tripleInfo.1)
                 }
             }
@@ -108,6 +115,11 @@ extension CPU {
     /// `stopAt`, breakpoints. Returns nil to go on executing.
     func boundary() -> CPUStop? {
         if tripleFaulted { return .tripleFault(vector: tripleInfo.0, errorCode: tripleInfo.1) }
+        if stepArmed {
+            // single-step trap for the instruction that just completed with TF=1
+            stepArmed = false
+            if !deliverDebugTrap() { return .tripleFault(vector: tripleInfo.0, errorCode: tripleInfo.1) }
+        }
         if stopRequested {
             stopRequested = false
             updateLimit()
@@ -140,6 +152,7 @@ extension CPU {
                 return .breakpoint
             }
         }
+        if fl & fTF != 0 && retired != shadowAt { stepArmed = true }
         updateLimit()
         return nil
     }
@@ -147,17 +160,23 @@ extension CPU {
     /// Recomputes `limit`: `stopAt`, or 0 when the boundary needs attention.
     @inline(__always)
     func updateLimit() {
-        if stopRequested || halted || watchHit || bpActive || tripleFaulted || (intrLine && fl & fIF != 0) {
+        if stopRequested || halted || watchHit || bpActive || tripleFaulted || (intrLine && fl & fIF != 0)
+            || fl & fTF != 0 || stepArmed {
             limit = 0
         } else {
             limit = stopAt
         }
     }
 
-    /// Software-TLB slot of a linear address (page number folded with the
-    /// 4 MiB number so that buffers a power of two apart do not collide).
+    /// Software-TLB slot of a linear address: the page number folded with
+    /// twice the 4 MiB number, so that buffers a power of two apart do not
+    /// collide. The fold keeps adjacent pages in different slots (index(P)
+    /// and index(P+1) always differ: without a carry out of the low ten
+    /// bits they differ there; with one, index(P) is odd and index(P+1)
+    /// even), which the fast paths rely on: they compare the slot of `lin`
+    /// with the page of the access's last byte to reject page crossings.
     @inline(__always) func tlbIndex(_ lin: UInt64) -> Int {
-        Int(truncatingIfNeeded: (lin &>> 12) ^ (lin &>> 22)) & (tlbSize - 1)
+        Int(truncatingIfNeeded: (lin &>> 12) ^ ((lin &>> 22) &<< 1)) & (tlbSize - 1)
     }
 
     // MARK: register file
@@ -337,7 +356,34 @@ extension CPU {
                 .storeBytes(of: v, as: T.self)
             return
         }
-        try writeSlow(lin, UInt64(truncatingIfNeeded: v), Int(sz))
+        try writeMiss(lin, UInt64(truncatingIfNeeded: v), Int(sz))
+    }
+    /// A store that missed the write fast path. Stores to RAM pages that
+    /// hold cached code (data next to code is common in small kernels) are
+    /// handled here without a page walk: drop the decoded instructions of
+    /// the touched lines, then store.
+    @inline(never)
+    func writeMiss(_ lin: UInt64, _ v: UInt64, _ size: Int) throws(CPUFault) {
+        let e = tlb + tlbIndex(lin)
+        let off = Int(lin & 0xFFF)
+        if e.pointee.vwtag == lin & ~0xFFF && off + size <= 4096 && !watchActive {
+            let pa = e.pointee.phys | UInt64(off)
+            if pa < ramLimit {
+                let p = Int(pa >> 12)
+                if pageKinds[p] == 0 {     // RAM
+                    if codePages[p] != 0 { invalidateCodeRange(pa, size) }
+                    let hp = UnsafeMutableRawPointer(ramBase + Int(pa))
+                    switch size {
+                    case 1: hp.storeBytes(of: UInt8(truncatingIfNeeded: v), as: UInt8.self)
+                    case 2: hp.storeBytes(of: UInt16(truncatingIfNeeded: v), as: UInt16.self)
+                    case 4: hp.storeBytes(of: UInt32(truncatingIfNeeded: v), as: UInt32.self)
+                    default: hp.storeBytes(of: v, as: UInt64.self)
+                    }
+                    return
+                }
+            }
+        }
+        try writeSlow(lin, v, size)
     }
     /// Host pointer for reading `lin` when the TLB already maps it to RAM.
     @inline(__always) func hostR(_ lin: UInt64) -> UnsafeMutableRawPointer? {
