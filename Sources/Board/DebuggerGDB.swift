@@ -148,10 +148,12 @@ public struct GDBFramer {
             case .skip(let n):
                 buffer.removeFirst(n)
             case .overflow:
+                // Drop the packet up to its '#cc', which may already be here.
+                let rest = Array(buffer.dropFirst())
                 buffer.removeAll()
                 discarding = true
                 discardTail = -1
-                return frames
+                return frames + feed(rest)
             }
         }
         return frames
