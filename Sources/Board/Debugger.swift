@@ -226,6 +226,9 @@ public final class Debugger {
                     hit(b, "interrupt vector 0x\(String(v, radix: 16)) delivered" + (external ? " (external" + (line.map { ", IRQ\($0))" } ?? ")") : " (INT n)"))
                 case .irq(let n) where external && line == n:
                     hit(b, "IRQ\(n) delivered on vector 0x\(String(v, radix: 16))")
+                case .exception(let n) where !external && n == v && (v == 1 || v == 3 || v == 4):
+                    // INT1, INT3 and INTO raise #DB, #BP and #OF as traps.
+                    hit(b, "exception \(Debugger.exceptionName(v)) (INT instruction) at RIP 0x\(String(rip, radix: 16))")
                 default: break
                 }
             }
@@ -712,6 +715,9 @@ public final class Debugger {
     private func stepOverInterrupts(_ interrupt: () -> Bool) -> StopCause {
         for _ in 0..<64 {
             let start = cpu.retired
+            // In HLT the instruction has executed already: the step is the
+            // wait for the interrupt that wakes the CPU.
+            let wasHalted = cpu.halted
             recordInterrupts = true
             delivered.removeAll()
             let c = runLoop(instructions: 1, interrupt: interrupt)
@@ -725,7 +731,7 @@ public final class Debugger {
             let c2 = runLoop(temps: [d.returnLinear: { [unowned self] in self.stackPointer >= sp }], interrupt: interrupt)
             guard c2 == .finished else { return c2 }
             // The instruction had retired before the interrupt came: done.
-            if d.retired > start { return .finished }
+            if d.retired > start || wasHalted { return .finished }
         }
         return .finished
     }
@@ -749,7 +755,13 @@ public final class Debugger {
         let sp = stackPointer
         let bp = codeBits == 64 ? cpu.gpr(.rbp) : cpu.gpr(.rbp) & (codeBits == 32 ? 0xFFFF_FFFF : 0xFFFF)
         guard let (sym, off) = symbols.lookup(linearRIP), sym.isFunction else { return nil }
-        if off == 0, let r = readWord(sp, Int(w)) { return (r, sp &+ w) }
+        if off == 0 {
+            // At the entry the return address is on top of the stack, if
+            // this code was called at all (an interrupt stub or a jump
+            // target has something else there).
+            guard let r = readWord(sp, Int(w)), isReturnAddress(r) else { return nil }
+            return (r, sp &+ w)
+        }
         guard let pro = readGuest(sym.address, count: 4), pro[0] == 0x55 else { return nil }
         let movLen: UInt64
         if codeBits == 64 && pro[1] == 0x48 && (pro[2] == 0x89 && pro[3] == 0xE5 || pro[2] == 0x8B && pro[3] == 0xEC) { movLen = 3 }
@@ -757,11 +769,21 @@ public final class Debugger {
         else { return nil }
         if off < 1 + movLen {
             // After push rbp, before mov rbp, rsp.
-            guard let r = readWord(sp &+ w, Int(w)) else { return nil }
+            guard let r = readWord(sp &+ w, Int(w)), isReturnAddress(r) else { return nil }
             return (r, sp &+ 2 &* w)
         }
-        guard let r = readWord(bp &+ w, Int(w)) else { return nil }
+        guard let r = readWord(bp &+ w, Int(w)), isReturnAddress(r) else { return nil }
         return (r, bp &+ 2 &* w)
+    }
+
+    /// Whether a CALL instruction ends right before `addr`.
+    func isReturnAddress(_ addr: UInt64) -> Bool {
+        let lin = codeBits == 64 ? addr : (cpu.segment(.cs).base &+ addr) & linearMask
+        for len in [5, 2, 3, 6, 7, 4, 8, 9] {
+            guard lin >= UInt64(len), let i = decode(at: lin &- UInt64(len)) else { continue }
+            if i.length == len && i.flow == .call { return true }
+        }
+        return false
     }
 
     private func finishFunction(_ interrupt: () -> Bool) -> StopCause {
