@@ -123,7 +123,11 @@ extension Debugger {
             return tssText()
         case .page(let e):
             switch value(e) {
-            case .success(let a): return ok(pageWalkText(a))
+            case .success(let a):
+                if cpu.cr0 & 0x8000_0000 == 0 && a > 0xFFFF_FFFF {
+                    return err("\(Debugger.hex(a)) is beyond the 32-bit linear address space (paging is off)")
+                }
+                return ok(pageWalkText(a))
             case .failure(let x): return err(x.description)
             }
         case .device(let d):
@@ -388,7 +392,7 @@ extension Debugger {
     // MARK: memory
 
     func readMemory(_ addr: UInt64, _ count: Int, physical: Bool) -> [UInt8]? {
-        physical ? cpu.readPhysical(addr, count: count) : cpu.readLinear(addr, count: count)
+        readGuest(addr, count: count, physical: physical)
     }
 
     func examine(_ spec: ExamineSpec, _ addr: UInt64) -> CommandResult {
@@ -556,7 +560,7 @@ extension Debugger {
 
     func gdtText() -> CommandResult {
         let base = cpu.gdtr.base, limit = Int(cpu.gdtr.limit)
-        guard let table = cpu.readLinear(base, count: limit + 1) else {
+        guard let table = readGuest(base, count: limit + 1) else {
             return CommandResult(output: "cannot read the GDT at \(Debugger.hex(base)) (limit \(Debugger.hex(UInt64(limit))))", isError: true)
         }
         var lines = ["GDT base \(Debugger.hex(base)) limit \(Debugger.hexN(UInt64(limit), 4)) (\((limit + 1) / 8) slots)"]
@@ -605,7 +609,7 @@ extension Debugger {
         if cpu.mode == .real {
             var lines = ["IVT base \(Debugger.hex(base)) limit \(Debugger.hexN(UInt64(limit), 4)) (real mode)"]
             for v in (only.map { $0...$0 } ?? 0...255) where v * 4 + 3 <= limit {
-                guard let e = cpu.readLinear(base &+ UInt64(v * 4), count: 4) else { break }
+                guard let e = readGuest(base &+ UInt64(v * 4), count: 4) else { break }
                 let off = UInt64(e[0]) | UInt64(e[1]) << 8, seg = UInt64(e[2]) | UInt64(e[3]) << 8
                 if only == nil && off == 0 && seg == 0 { continue }
                 lines.append("  \(Debugger.hexN(UInt64(v), 2))  \(Debugger.hexN(seg, 4)):\(Debugger.hexN(off, 4))")
@@ -620,7 +624,7 @@ extension Debugger {
                 if only != nil { lines.append("  vector \(v) is beyond the IDT limit") }
                 break
             }
-            guard let e = cpu.readLinear(base &+ UInt64(v * size), count: size) else {
+            guard let e = readGuest(base &+ UInt64(v * size), count: size) else {
                 lines.append("  cannot read the IDT at \(Debugger.hex(base &+ UInt64(v * size)))")
                 break
             }
@@ -654,7 +658,7 @@ extension Debugger {
             lines.append("(no TSS loaded: LTR was never executed)")
         }
         if longMode {
-            guard let t = cpu.readLinear(base, count: 104) else {
+            guard let t = readGuest(base, count: 104) else {
                 return CommandResult(output: lines.joined(separator: "\n") + "\ncannot read the TSS", isError: true)
             }
             func q(_ o: Int) -> UInt64 { Debugger.le64(t, o) }
@@ -662,7 +666,7 @@ extension Debugger {
             for i in 1...7 { lines.append("  ist\(i) " + Debugger.hex64(q(36 + (i - 1) * 8))) }
             lines.append("  I/O map base " + Debugger.hexN(UInt64(t[102]) | UInt64(t[103]) << 8, 4))
         } else {
-            guard let t = cpu.readLinear(base, count: 104) else {
+            guard let t = readGuest(base, count: 104) else {
                 return CommandResult(output: lines.joined(separator: "\n") + "\ncannot read the TSS", isError: true)
             }
             func d(_ o: Int) -> UInt64 { Debugger.le64(t, o) & 0xFFFF_FFFF }
