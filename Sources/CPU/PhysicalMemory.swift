@@ -6,6 +6,12 @@
 // also answers for unmapped addresses: reads all ones, writes dropped).
 // Addresses at or above 4 GiB are device/unmapped.
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 public final class PhysicalMemory {
     public enum PageKind: UInt8 { case ram = 0, rom = 1, device = 2 }
 
@@ -28,20 +34,25 @@ public final class PhysicalMemory {
     public init(ramSize requested: Int) {
         let size = max(1 << 20, (requested + PhysicalMemory.pageSize - 1) & ~(PhysicalMemory.pageSize - 1))
         ramSize = size
-        ram = UnsafeMutablePointer<UInt8>.allocate(capacity: size)
-        ram.initialize(repeating: 0, count: size)
-        pageKind = UnsafeMutablePointer<UInt8>.allocate(capacity: PhysicalMemory.pageCount)
-        pageKind.initialize(repeating: PageKind.device.rawValue, count: PhysicalMemory.pageCount)
-        codePage = UnsafeMutablePointer<UInt8>.allocate(capacity: PhysicalMemory.pageCount)
-        codePage.initialize(repeating: 0, count: PhysicalMemory.pageCount)
+        // Zeroed allocations: the host commits a page of guest RAM only when
+        // the guest (or the loader) first touches it, so a large --ram costs
+        // nothing up front.
+        guard let r = calloc(size, 1), let k = malloc(PhysicalMemory.pageCount),
+              let c = calloc(PhysicalMemory.pageCount, 1) else {
+            fatalError("cannot allocate \(size >> 20) MiB of guest RAM")
+        }
+        ram = r.bindMemory(to: UInt8.self, capacity: size)
+        pageKind = k.bindMemory(to: UInt8.self, capacity: PhysicalMemory.pageCount)
+        codePage = c.bindMemory(to: UInt8.self, capacity: PhysicalMemory.pageCount)
         let ramPages = min(size >> PhysicalMemory.pageShift, PhysicalMemory.pageCount)
-        for p in 0..<ramPages { pageKind[p] = PageKind.ram.rawValue }
+        memset(k, Int32(PageKind.device.rawValue), PhysicalMemory.pageCount)
+        memset(k, Int32(PageKind.ram.rawValue), ramPages)
     }
 
     deinit {
-        ram.deallocate()
-        pageKind.deallocate()
-        codePage.deallocate()
+        free(ram)
+        free(pageKind)
+        free(codePage)
     }
 
     /// Marks [start, end) (page aligned) with `kind`. Only pages inside the RAM
