@@ -13,7 +13,10 @@
 // Instruction counting: `retired` counts retired instructions. A REP-prefixed
 // string instruction counts one per iteration (like QEMU icount), a REP with
 // a zero count counts as one. A faulting instruction does not retire; an
-// exception or interrupt delivery retires nothing by itself.
+// exception or interrupt delivery retires nothing by itself, except in a
+// fault storm: after 8 deliveries in a row with no instruction retired in
+// between, each further delivery counts as one, so virtual time and the
+// limits still advance.
 
 public enum SegReg: Int, CaseIterable, Sendable { case es = 0, cs, ss, ds, fs, gs }
 
@@ -159,6 +162,10 @@ public final class CPU {
     /// `retired` value at which interrupts are inhibited (STI / MOV SS shadow).
     var shadowAt: UInt64 = .max
     var tripleFaulted = false
+    /// Fault-storm detection in `run()`: `retired` at the last delivered
+    /// exception and how many deliveries in a row saw it unchanged.
+    var faultMark: UInt64 = .max
+    var faultStreak = 0
     var tripleInfo: (UInt8, UInt32) = (0, 0)
     var lastModeName = ""
 

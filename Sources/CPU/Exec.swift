@@ -35,6 +35,14 @@ extension CPU {
                 if !deliverFault() {
                     return .tripleFault(vector: tripleInfo.0, errorCode: tripleInfo.1)
                 }
+                // A fault storm (a handler whose first instruction faults
+                // again, on a stack that never runs out) retires nothing, so
+                // time, `stopAt` and the board's limits would never move:
+                // past a few back-to-back deliveries each one counts as a
+                // retired instruction.
+                if retired == faultMark { faultStreak &+= 1 } else { faultStreak = 0 }
+                if faultStreak >= 8 { retired &+= 1 }
+                faultMark = retired
             }
         }
     }
