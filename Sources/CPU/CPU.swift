@@ -67,20 +67,6 @@ struct TLBEntry {
     var phys: UInt64 = 0
 }
 
-// Byte offsets in the register file.
-let regZero: UInt8 = 128            // an always-zero slot used for "no base/index"
-let tlbBits = 10
-let tlbSize = 1 << tlbBits
-let icacheBits = 15
-let icacheSize = 1 << icacheBits
-
-// RFLAGS bits.
-let fCF: UInt64 = 1, fPF: UInt64 = 1 << 2, fAF: UInt64 = 1 << 4, fZF: UInt64 = 1 << 6, fSF: UInt64 = 1 << 7
-let fTF: UInt64 = 1 << 8, fIF: UInt64 = 1 << 9, fDF: UInt64 = 1 << 10, fOF: UInt64 = 1 << 11
-let fIOPL: UInt64 = 3 << 12, fNT: UInt64 = 1 << 14, fRF: UInt64 = 1 << 16, fVM: UInt64 = 1 << 17
-let fAC: UInt64 = 1 << 18, fVIF: UInt64 = 1 << 19, fVIP: UInt64 = 1 << 20, fID: UInt64 = 1 << 21
-let arithMask: UInt64 = fCF | fPF | fAF | fZF | fSF | fOF
-
 public final class CPU {
     public let memory: PhysicalMemory
     public unowned(unsafe) let bus: CPUBus

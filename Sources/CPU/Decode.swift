@@ -68,18 +68,6 @@ struct DInsn {
     var pfx: UInt8 = 0
 }
 
-/// Prefix bits in `DInsn.pfx`.
-enum P {
-    static let rep: UInt8 = 1       // F3
-    static let repne: UInt8 = 2     // F2
-    static let lock: UInt8 = 4
-    static let o16: UInt8 = 8       // 66 present
-    static let rex: UInt8 = 16      // REX present
-    static let rexW: UInt8 = 32
-    static let cl: UInt8 = 64       // shift/SHLD count from CL
-    static let segOvr: UInt8 = 128  // explicit segment override
-}
-
 extension CPU {
     /// Reads the next instruction byte `i` of the instruction being decoded,
     /// fetching from the following page when the instruction crosses one.

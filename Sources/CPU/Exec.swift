@@ -5,6 +5,57 @@
 
 typealias UIntX = FixedWidthInteger & UnsignedInteger
 
+// Constants live in this file so the hot path sees their values (other
+// files would reach them through global accessors in non-WMO builds).
+// Byte offsets in the register file.
+let regZero: UInt8 = 128            // an always-zero slot used for "no base/index"
+let tlbBits = 10
+let tlbSize = 1 << tlbBits
+let icacheBits = 15
+let icacheSize = 1 << icacheBits
+
+// RFLAGS bits.
+let fCF: UInt64 = 1, fPF: UInt64 = 1 << 2, fAF: UInt64 = 1 << 4, fZF: UInt64 = 1 << 6, fSF: UInt64 = 1 << 7
+let fTF: UInt64 = 1 << 8, fIF: UInt64 = 1 << 9, fDF: UInt64 = 1 << 10, fOF: UInt64 = 1 << 11
+let fIOPL: UInt64 = 3 << 12, fNT: UInt64 = 1 << 14, fRF: UInt64 = 1 << 16, fVM: UInt64 = 1 << 17
+let fAC: UInt64 = 1 << 18, fVIF: UInt64 = 1 << 19, fVIP: UInt64 = 1 << 20, fID: UInt64 = 1 << 21
+let arithMask: UInt64 = fCF | fPF | fAF | fZF | fSF | fOF
+
+/// Prefix bits in `DInsn.pfx`.
+enum P {
+    static let rep: UInt8 = 1       // F3
+    static let repne: UInt8 = 2     // F2
+    static let lock: UInt8 = 4
+    static let o16: UInt8 = 8       // 66 present
+    static let rex: UInt8 = 16      // REX present
+    static let rexW: UInt8 = 32
+    static let cl: UInt8 = 64       // shift/SHLD count from CL
+    static let segOvr: UInt8 = 128  // explicit segment override
+}
+
+
+/// A decoded instruction read in place (no copy of the record per instruction).
+struct DRef {
+    let p: UnsafeMutablePointer<DInsn>
+    @inline(__always) var v: DInsn { p.pointee }
+    @inline(__always) var imm: UInt64 { p.pointee.imm }
+    @inline(__always) var disp: Int32 { p.pointee.disp }
+    @inline(__always) var op: Op { p.pointee.op }
+    @inline(__always) var imm2: UInt16 { p.pointee.imm2 }
+    @inline(__always) var len: UInt8 { p.pointee.len }
+    @inline(__always) var osz: UInt8 { p.pointee.osz }
+    @inline(__always) var reg: UInt8 { p.pointee.reg }
+    @inline(__always) var rm: UInt8 { p.pointee.rm }
+    @inline(__always) var base: UInt8 { p.pointee.base }
+    @inline(__always) var index: UInt8 { p.pointee.index }
+    @inline(__always) var scale: UInt8 { p.pointee.scale }
+    @inline(__always) var seg: UInt8 { p.pointee.seg }
+    @inline(__always) var ashift: UInt8 { p.pointee.ashift }
+    @inline(__always) var mem: UInt8 { p.pointee.mem }
+    @inline(__always) var sub: UInt8 { p.pointee.sub }
+    @inline(__always) var pfx: UInt8 { p.pointee.pfx }
+}
+
 extension CPU {
 
     // MARK: run loop
@@ -81,21 +132,33 @@ extension CPU {
             if !deliverExternal(v) {
                 return .tripleFault(vector: tripleInfo.0, errorCode: tripleInfo.1)
             }
+            // The handler's first instruction is not the one run() resumed
+            // at: a breakpoint on it must stop.
+            skipBreakpointOnce = false
+            // A stop requested during the delivery (a debugger watching
+            // interrupts) takes effect before the handler runs.
+            if stopRequested {
+                stopRequested = false
+                updateLimit()
+                return .stopRequested
+            }
         }
         if halted {
             updateLimit()
             return .halted
         }
-        if retired >= stopAt {
-            updateLimit()
-            return .limit
-        }
+        // Breakpoints before the slice limit: a run() that ends at a
+        // breakpoint reports it instead of skipping it on the next run().
         if bpActive {
             if skipBreakpointOnce {
                 skipBreakpointOnce = false
             } else if breakpoints.contains((sbase[1] &+ rip) & linMask) {
                 return .breakpoint
             }
+        }
+        if retired >= stopAt {
+            updateLimit()
+            return .limit
         }
         updateLimit()
         return nil
@@ -109,6 +172,12 @@ extension CPU {
         } else {
             limit = stopAt
         }
+    }
+
+    /// Software-TLB slot of a linear address (page number folded with the
+    /// 4 MiB number so that buffers a power of two apart do not collide).
+    @inline(__always) func tlbIndex(_ lin: UInt64) -> Int {
+        Int(truncatingIfNeeded: (lin &>> 12) ^ (lin &>> 22)) & (tlbSize - 1)
     }
 
     // MARK: register file
@@ -229,15 +298,33 @@ extension CPU {
     // MARK: memory fast path
 
     /// Effective address (offset within the segment, masked to the address size).
-    @inline(__always) func eaOff(_ d: DInsn) -> UInt64 {
+    @inline(__always) func eaOff(_ d: DRef) -> UInt64 {
         var a = UInt64(bitPattern: Int64(d.disp)) &+ regs.load(fromByteOffset: Int(d.base), as: UInt64.self)
             &+ (regs.load(fromByteOffset: Int(d.index), as: UInt64.self) &<< UInt64(d.scale))
         if d.mem == 2 { a = a &+ rip }
         return a & (UInt64.max &>> UInt64(d.ashift))
     }
     /// Linear address of the memory operand.
-    @inline(__always) func ea(_ d: DInsn) -> UInt64 {
+    @inline(__always) func ea(_ d: DRef) -> UInt64 {
         (eaOff(d) &+ sbase[Int(d.seg)]) & linMask
+    }
+    // Value-record versions for the colder files.
+    func eaOff(_ d: DInsn) -> UInt64 {
+        var a = UInt64(bitPattern: Int64(d.disp)) &+ regs.load(fromByteOffset: Int(d.base), as: UInt64.self)
+            &+ (regs.load(fromByteOffset: Int(d.index), as: UInt64.self) &<< UInt64(d.scale))
+        if d.mem == 2 { a = a &+ rip }
+        return a & (UInt64.max &>> UInt64(d.ashift))
+    }
+    func ea(_ d: DInsn) -> UInt64 {
+        (eaOff(d) &+ sbase[Int(d.seg)]) & linMask
+    }
+    func rdRM<T: UIntX>(_ d: DInsn) throws(CPUFault) -> T {
+        if d.mem == 0 { return gr(d.rm) }
+        return try rd(ea(d))
+    }
+    func wrRM<T: UIntX>(_ d: DInsn, _ v: T) throws(CPUFault) {
+        if d.mem == 0 { gw(d.rm, v); return }
+        try wr(ea(d), v)
     }
     @inline(__always) func segLin(_ seg: Int, _ off: UInt64) -> UInt64 {
         (off &+ sbase[seg]) & linMask
@@ -245,7 +332,7 @@ extension CPU {
 
     @inline(__always) func rd<T: UIntX>(_ lin: UInt64) throws(CPUFault) -> T {
         let sz = UInt64(MemoryLayout<T>.size)
-        let e = tlb + (Int(truncatingIfNeeded: lin &>> 12) & (tlbSize - 1))
+        let e = tlb + (tlbIndex(lin))
         if e.pointee.rtag == (lin &+ (sz &- 1)) & ~0xFFF {
             return UnsafeRawPointer(bitPattern: e.pointee.addend &+ Int(truncatingIfNeeded: lin)).unsafelyUnwrapped
                 .loadUnaligned(as: T.self)
@@ -255,7 +342,7 @@ extension CPU {
     /// Read with write intent (read-modify-write): faults like a write.
     @inline(__always) func rdW<T: UIntX>(_ lin: UInt64) throws(CPUFault) -> T {
         let sz = UInt64(MemoryLayout<T>.size)
-        let e = tlb + (Int(truncatingIfNeeded: lin &>> 12) & (tlbSize - 1))
+        let e = tlb + (tlbIndex(lin))
         if e.pointee.wtag == (lin &+ (sz &- 1)) & ~0xFFF {
             return UnsafeRawPointer(bitPattern: e.pointee.addend &+ Int(truncatingIfNeeded: lin)).unsafelyUnwrapped
                 .loadUnaligned(as: T.self)
@@ -264,7 +351,7 @@ extension CPU {
     }
     @inline(__always) func wr<T: UIntX>(_ lin: UInt64, _ v: T) throws(CPUFault) {
         let sz = UInt64(MemoryLayout<T>.size)
-        let e = tlb + (Int(truncatingIfNeeded: lin &>> 12) & (tlbSize - 1))
+        let e = tlb + (tlbIndex(lin))
         if e.pointee.wtag == (lin &+ (sz &- 1)) & ~0xFFF {
             UnsafeMutableRawPointer(bitPattern: e.pointee.addend &+ Int(truncatingIfNeeded: lin)).unsafelyUnwrapped
                 .storeBytes(of: v, as: T.self)
@@ -274,21 +361,21 @@ extension CPU {
     }
     /// Host pointer for reading `lin` when the TLB already maps it to RAM.
     @inline(__always) func hostR(_ lin: UInt64) -> UnsafeMutableRawPointer? {
-        let e = tlb + (Int(truncatingIfNeeded: lin &>> 12) & (tlbSize - 1))
+        let e = tlb + (tlbIndex(lin))
         if e.pointee.rtag == lin & ~0xFFF { return UnsafeMutableRawPointer(bitPattern: e.pointee.addend &+ Int(truncatingIfNeeded: lin)) }
         return nil
     }
     @inline(__always) func hostW(_ lin: UInt64) -> UnsafeMutableRawPointer? {
-        let e = tlb + (Int(truncatingIfNeeded: lin &>> 12) & (tlbSize - 1))
+        let e = tlb + (tlbIndex(lin))
         if e.pointee.wtag == lin & ~0xFFF { return UnsafeMutableRawPointer(bitPattern: e.pointee.addend &+ Int(truncatingIfNeeded: lin)) }
         return nil
     }
 
-    @inline(__always) func rdRM<T: UIntX>(_ d: DInsn) throws(CPUFault) -> T {
+    @inline(__always) func rdRM<T: UIntX>(_ d: DRef) throws(CPUFault) -> T {
         if d.mem == 0 { return gr(d.rm) }
         return try rd(ea(d))
     }
-    @inline(__always) func wrRM<T: UIntX>(_ d: DInsn, _ v: T) throws(CPUFault) {
+    @inline(__always) func wrRM<T: UIntX>(_ d: DRef, _ v: T) throws(CPUFault) {
         if d.mem == 0 { gw(d.rm, v); return }
         try wr(ea(d), v)
     }
@@ -334,7 +421,7 @@ extension CPU {
     // swiftlint:disable:next function_body_length cyclomatic_complexity
     @inline(__always)
     func exec(_ dp: UnsafeMutablePointer<DInsn>) throws(CPUFault) {
-        let d = dp.pointee
+        let d = DRef(p: dp)
         switch d.op {
         case .movRmR:
             switch d.osz {
@@ -565,7 +652,7 @@ extension CPU {
             default: try scas(d, UInt64.self)
             }
         case .ins, .outs:
-            try insOuts(d)
+            try insOuts(d.v)
         case .movAMoffs, .movMoffsA:
             let lin = segLin(Int(d.seg), d.imm & (UInt64.max &>> UInt64(d.ashift)))
             if d.op == .movAMoffs {
@@ -658,11 +745,11 @@ extension CPU {
             default: try xadd(d, UInt64.self)
             }
         case .cmpxchg8b:
-            try cmpxchg8b(d)
+            try cmpxchg8b(d.v)
         case .pushf:
-            try pushFlags(d)
+            try pushFlags(d.v)
         case .popf:
-            try popFlags(d)
+            try popFlags(d.v)
         case .sahf:
             let ah = UInt64(gr(1) as UInt8)    // AH = byte 1 of RAX
             setArith((arithFlags() & fOF) | (ah & (fSF | fZF | fAF | fPF | fCF)))
@@ -675,9 +762,9 @@ extension CPU {
             let off = (r64(3) &+ UInt64(gr(0) as UInt8)) & (UInt64.max &>> UInt64(d.ashift))
             gw(0, try rd(segLin(Int(d.seg), off)) as UInt8)
         case .enter:
-            try enter(d)
+            try enter(d.v)
         case .io:
-            try ioInsn(d)
+            try ioInsn(d.v)
         case .hlt:
             try hlt()
         case .intN:
@@ -689,16 +776,16 @@ extension CPU {
         case .int1:
             try softInterrupt(1, kind: 2)
         case .ud:
-            if d.sub == 1 { reportUnimplemented(d) }
+            if d.sub == 1 { reportUnimplemented(d.v) }
             throw fault(6)
         default:
-            try execSystem(d)
+            try execSystem(d.v)
         }
     }
 
     // MARK: integer helpers
 
-    @inline(__always) func aluRmR<T: UIntX>(_ d: DInsn, _: T.Type) throws(CPUFault) {
+    @inline(__always) func aluRmR<T: UIntX>(_ d: DRef, _: T.Type) throws(CPUFault) {
         let b: T = gr(d.reg)
         if d.mem == 0 {
             let r = aluOp(d.sub, gr(d.rm) as T, b)
@@ -713,12 +800,12 @@ extension CPU {
             }
         }
     }
-    @inline(__always) func aluRRm<T: UIntX>(_ d: DInsn, _: T.Type) throws(CPUFault) {
+    @inline(__always) func aluRRm<T: UIntX>(_ d: DRef, _: T.Type) throws(CPUFault) {
         let b: T = try rdRM(d)
         let r = aluOp(d.sub, gr(d.reg) as T, b)
         if d.sub != 7 { gw(d.reg, r) }
     }
-    @inline(__always) func aluRmI<T: UIntX>(_ d: DInsn, _: T.Type) throws(CPUFault) {
+    @inline(__always) func aluRmI<T: UIntX>(_ d: DRef, _: T.Type) throws(CPUFault) {
         let b = T(truncatingIfNeeded: d.imm)
         if d.mem == 0 {
             let r = aluOp(d.sub, gr(d.rm) as T, b)
@@ -753,7 +840,7 @@ extension CPU {
             return subF(0, v, 0)
         }
     }
-    @inline(__always) func unary<T: UIntX>(_ d: DInsn, _: T.Type) throws(CPUFault) {
+    @inline(__always) func unary<T: UIntX>(_ d: DRef, _: T.Type) throws(CPUFault) {
         if d.mem == 0 {
             gw(d.rm, unaryOp(d.op, gr(d.rm) as T))
         } else {
@@ -762,7 +849,7 @@ extension CPU {
             try wr(a, unaryOp(d.op, v))
         }
     }
-    @inline(__always) func xchg<T: UIntX>(_ d: DInsn, _: T.Type) throws(CPUFault) {
+    @inline(__always) func xchg<T: UIntX>(_ d: DRef, _: T.Type) throws(CPUFault) {
         let b: T = gr(d.reg)
         if d.mem == 0 {
             let a: T = gr(d.rm)
@@ -858,7 +945,7 @@ extension CPU {
             return r
         }
     }
-    @inline(__always) func shiftRm<T: UIntX>(_ d: DInsn, _ c: UInt64, _: T.Type) throws(CPUFault) {
+    @inline(__always) func shiftRm<T: UIntX>(_ d: DRef, _ c: UInt64, _: T.Type) throws(CPUFault) {
         if d.mem == 0 {
             gw(d.rm, shiftOp(d.sub, gr(d.rm) as T, c))
         } else {
@@ -872,12 +959,16 @@ extension CPU {
             do { try wr(a, r) } catch { lfRes = sr; lfAux = sa; throw error }
         }
     }
-    @inline(__always) func shiftDouble<T: UIntX>(_ d: DInsn, _ count: UInt64, _: T.Type) throws(CPUFault) {
+    @inline(__always) func shiftDouble<T: UIntX>(_ d: DRef, _ count: UInt64, _: T.Type) throws(CPUFault) {
         let bits = UInt64(T.bitWidth)
         let c = count & (bits == 64 ? 63 : 31)
         let addr = d.mem == 0 ? 0 : ea(d)
         let a: T = d.mem == 0 ? gr(d.rm) : try rdW(addr)
-        if c == 0 { return }
+        if c == 0 {
+            // a register destination is still written (32-bit forms zero-extend)
+            if d.mem == 0 { gw(d.rm, a) }
+            return
+        }
         let b: T = gr(d.reg)
         let a64 = UInt64(truncatingIfNeeded: a), b64 = UInt64(truncatingIfNeeded: b)
         let r: T
@@ -915,7 +1006,7 @@ extension CPU {
         lfAux = mkAux(cf, msb(r) != msb(a), false)
     }
 
-    @inline(__always) func imul2<T: UIntX>(_ d: DInsn, _: T.Type) throws(CPUFault) {
+    @inline(__always) func imul2<T: UIntX>(_ d: DRef, _: T.Type) throws(CPUFault) {
         let a: T = try rdRM(d)
         let b: T = d.op == .imulRRmI ? T(truncatingIfNeeded: d.imm) : gr(d.reg)
         let r: T
@@ -933,7 +1024,7 @@ extension CPU {
         lfRes = sx64(r)
         lfAux = mkAux(ovf, ovf, false)
     }
-    @inline(__always) func mul1<T: UIntX>(_ d: DInsn, _: T.Type) throws(CPUFault) {
+    @inline(__always) func mul1<T: UIntX>(_ d: DRef, _: T.Type) throws(CPUFault) {
         let b: T = try rdRM(d)
         let a: T = gr(0)
         let lo: T, hi: T
@@ -961,7 +1052,7 @@ extension CPU {
         lfRes = sx64(lo)
         lfAux = mkAux(ovf, ovf, false)
     }
-    @inline(__always) func div1<T: UIntX>(_ d: DInsn, _: T.Type) throws(CPUFault) {
+    @inline(__always) func div1<T: UIntX>(_ d: DRef, _: T.Type) throws(CPUFault) {
         let b: T = try rdRM(d)
         if b == 0 { throw fault(0) }
         let lo: T, hi: T
@@ -1009,7 +1100,7 @@ extension CPU {
         }
     }
 
-    @inline(__always) func bitTest<T: UIntX>(_ d: DInsn, _: T.Type) throws(CPUFault) {
+    @inline(__always) func bitTest<T: UIntX>(_ d: DRef, _: T.Type) throws(CPUFault) {
         let bits = UInt64(T.bitWidth)
         var bit: UInt64
         var addr: UInt64 = 0
@@ -1042,7 +1133,7 @@ extension CPU {
         }
         setCF(v & m != 0)
     }
-    @inline(__always) func bitScan<T: UIntX>(_ d: DInsn, _: T.Type) throws(CPUFault) {
+    @inline(__always) func bitScan<T: UIntX>(_ d: DRef, _: T.Type) throws(CPUFault) {
         let v: T = try rdRM(d)
         switch d.op {
         case .bsf:
@@ -1069,7 +1160,7 @@ extension CPU {
             lfAux = 0x200
         }
     }
-    @inline(__always) func cmpxchg<T: UIntX>(_ d: DInsn, _: T.Type) throws(CPUFault) {
+    @inline(__always) func cmpxchg<T: UIntX>(_ d: DRef, _: T.Type) throws(CPUFault) {
         let acc: T = gr(0)
         let addr = d.mem == 0 ? 0 : ea(d)
         let v: T = d.mem == 0 ? gr(d.rm) : try rdW(addr)
@@ -1082,7 +1173,7 @@ extension CPU {
         }
         _ = subF(acc, v, 0)
     }
-    @inline(__always) func xadd<T: UIntX>(_ d: DInsn, _: T.Type) throws(CPUFault) {
+    @inline(__always) func xadd<T: UIntX>(_ d: DRef, _: T.Type) throws(CPUFault) {
         let src: T = gr(d.reg)
         if d.mem == 0 {
             let v: T = gr(d.rm)
@@ -1104,7 +1195,7 @@ extension CPU {
     /// Iterations the current REP instruction may still run in this slice.
     @inline(__always) var repBudget: UInt64 { limit > retired ? limit &- retired : 1 }
 
-    @inline(__always) func movs<T: UIntX>(_ d: DInsn, _: T.Type) throws(CPUFault) {
+    @inline(__always) func movs<T: UIntX>(_ d: DRef, _: T.Type) throws(CPUFault) {
         let sz = UInt64(MemoryLayout<T>.size)
         let am = UInt64.max &>> UInt64(d.ashift)
         let down = fl & fDF != 0
@@ -1156,7 +1247,7 @@ extension CPU {
         if cnt != 0 { rip = curRip }
     }
 
-    @inline(__always) func stos<T: UIntX>(_ d: DInsn, _: T.Type) throws(CPUFault) {
+    @inline(__always) func stos<T: UIntX>(_ d: DRef, _: T.Type) throws(CPUFault) {
         let sz = UInt64(MemoryLayout<T>.size)
         let am = UInt64.max &>> UInt64(d.ashift)
         let down = fl & fDF != 0
@@ -1202,7 +1293,7 @@ extension CPU {
         if cnt != 0 { rip = curRip }
     }
 
-    @inline(__always) func lods<T: UIntX>(_ d: DInsn, _: T.Type) throws(CPUFault) {
+    @inline(__always) func lods<T: UIntX>(_ d: DRef, _: T.Type) throws(CPUFault) {
         let sz = UInt64(MemoryLayout<T>.size)
         let am = UInt64.max &>> UInt64(d.ashift)
         let step = fl & fDF != 0 ? 0 &- sz : sz
@@ -1227,7 +1318,7 @@ extension CPU {
         if cnt != 0 { rip = curRip }
     }
 
-    @inline(__always) func cmps<T: UIntX>(_ d: DInsn, _: T.Type) throws(CPUFault) {
+    @inline(__always) func cmps<T: UIntX>(_ d: DRef, _: T.Type) throws(CPUFault) {
         let sz = UInt64(MemoryLayout<T>.size)
         let am = UInt64.max &>> UInt64(d.ashift)
         let step = fl & fDF != 0 ? 0 &- sz : sz
@@ -1259,7 +1350,7 @@ extension CPU {
         if cnt != 0 && !stop { rip = curRip }
     }
 
-    @inline(__always) func scas<T: UIntX>(_ d: DInsn, _: T.Type) throws(CPUFault) {
+    @inline(__always) func scas<T: UIntX>(_ d: DRef, _: T.Type) throws(CPUFault) {
         let sz = UInt64(MemoryLayout<T>.size)
         let am = UInt64.max &>> UInt64(d.ashift)
         let step = fl & fDF != 0 ? 0 &- sz : sz

@@ -200,12 +200,21 @@ enum Runner {
         }
         let session = try Session(pc: pc, options: o)
         defer { session.finish() }
+        if DebugFrontend.wanted(o) { return DebugFrontend(session: session).run() }
         switch o.mode {
         case .headless:
             return session.runHeadless()
-        case .window, .terminal, .debug:
-            warn("mode '\(o.mode.rawValue)' is not available in this build")
-            return ExitStatus.usage
+        case .window:
+            var w = WindowOptions()
+            w.afterSlice = { session.out.flush() }
+            w.statusForStop = { session.report($0) }
+            return runWindow(pc: pc, title: "swiftemu " + (o.kernelPath as NSString).lastPathComponent, options: w)
+        case .terminal:
+            var t = TerminalOptions()
+            t.statusForStop = { session.report($0) }
+            return runTerminal(pc: pc, title: "swiftemu " + (o.kernelPath as NSString).lastPathComponent, options: t)
+        case .debug:
+            return DebugFrontend(session: session).run()
         }
     }
 }
