@@ -52,5 +52,14 @@ bench: build
 	python3 bench/run.py --emu $(BIN) --dir $(OUT)/bench --guest $(OUT)/guest/guest.elf \
 		--markdown $(OUT)/bench/results.md $(BENCHARGS)
 
+# Fuzzing (fuzz/Makefile): each libFuzzer target for FUZZ_SECONDS, one at a
+# time; fuzz-smoke runs each for a few seconds (part of `make test`).
+FUZZ_SECONDS ?= 600
+.PHONY: fuzz fuzz-smoke
+fuzz: kernels
+	$(MAKE) -C fuzz run SECONDS=$(FUZZ_SECONDS)
+fuzz-smoke: kernels
+	$(MAKE) -C fuzz smoke
+
 clean:
 	rm -rf .build $(OUT)

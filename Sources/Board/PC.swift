@@ -229,10 +229,20 @@ public final class PC {
         cpu.enterMultiboot(entry: img.entry, eax: MultibootLoader.bootMagic, ebx: infoBase)
     }
 
-    /// Full machine reset: RAM cleared, devices to firmware state, kernel reloaded.
+    /// Virtual time a reboot takes (the firmware's work before the kernel
+    /// runs again). Without it a guest that resets or triple-faults in a
+    /// loop, retiring next to nothing per boot, would never reach a
+    /// virtual-time limit.
+    public static let rebootNs: UInt64 = 10_000_000
+
+    /// Full machine reset: RAM cleared, devices to firmware state, kernel
+    /// reloaded, `rebootNs` of virtual time later.
     public func reset() {
         resets += 1
         haltReported = false
+        timeBase = virtualTime &+ PC.rebootNs
+        insnBase = cpu.retired
+        syncClock()
         memory.clear()
         cpu.reset()
         powerOn()

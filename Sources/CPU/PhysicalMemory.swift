@@ -43,27 +43,40 @@ public final class PhysicalMemory {
         ramSize = size
         // An anonymous mapping: the kernel hands out zero pages lazily, so
         // start-up cost and resident memory follow what the guest touches.
-        let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
-        if let p = p, p != MAP_FAILED {
-            ram = p.bindMemory(to: UInt8.self, capacity: size)
+        // It sits between two inaccessible guard pages: an access that ever
+        // strayed past either end of guest RAM would fault at once instead
+        // of reaching other host memory.
+        let guardSize = PhysicalMemory.pageSize
+        let p = mmap(nil, size + 2 * guardSize, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+        if let p = p, p != MAP_FAILED, mprotect(p + guardSize, size, PROT_READ | PROT_WRITE) == 0 {
+            ram = (p + guardSize).bindMemory(to: UInt8.self, capacity: size)
             mapped = true
         } else {
+            if let p = p, p != MAP_FAILED { munmap(p, size + 2 * guardSize) }
             ram = UnsafeMutablePointer<UInt8>.allocate(capacity: size)
             ram.initialize(repeating: 0, count: size)
             mapped = false
         }
-        pageKind = UnsafeMutablePointer<UInt8>.allocate(capacity: PhysicalMemory.pageCount)
-        pageKind.initialize(repeating: PageKind.device.rawValue, count: PhysicalMemory.pageCount)
-        codePage = UnsafeMutablePointer<UInt8>.allocate(capacity: PhysicalMemory.pageCount)
-        codePage.initialize(repeating: 0, count: PhysicalMemory.pageCount)
+        // The page maps with memset/calloc (an element loop costs far more
+        // in instrumented builds).
+        guard let k = malloc(PhysicalMemory.pageCount), let c = calloc(PhysicalMemory.pageCount, 1) else {
+            fatalError("cannot allocate the physical page maps")
+        }
+        pageKind = k.bindMemory(to: UInt8.self, capacity: PhysicalMemory.pageCount)
+        codePage = c.bindMemory(to: UInt8.self, capacity: PhysicalMemory.pageCount)
         let ramPages = min(size >> PhysicalMemory.pageShift, PhysicalMemory.pageCount)
-        for p in 0..<ramPages { pageKind[p] = PageKind.ram.rawValue }
+        memset(k, Int32(PageKind.device.rawValue), PhysicalMemory.pageCount)
+        memset(k, Int32(PageKind.ram.rawValue), ramPages)
     }
 
     deinit {
-        if mapped { munmap(ram, ramSize) } else { ram.deallocate() }
-        pageKind.deallocate()
-        codePage.deallocate()
+        if mapped {
+            munmap(UnsafeMutableRawPointer(ram) - PhysicalMemory.pageSize, ramSize + 2 * PhysicalMemory.pageSize)
+        } else {
+            ram.deallocate()
+        }
+        free(pageKind)
+        free(codePage)
     }
 
     /// Marks [start, end) (page aligned) with `kind`. Only pages inside the RAM
