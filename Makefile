@@ -30,8 +30,8 @@ run: build guest
 	tools/run.sh $(BIN) $(ARGS)
 
 test: setup-test guest kernels
-	$(SWIFT) build $(SWIFTFLAGS)
-	$(SWIFT) test $(SWIFTFLAGS)
+	$(SWIFT) build $(SWIFTFLAGS) --build-tests
+	$(SWIFT) test $(SWIFTFLAGS) --skip-build
 	$(MAKE) e2e
 
 # End-to-end checks of what a person sees: the guest and the test kernels

@@ -233,7 +233,7 @@ public final class PC {
     public func reset() {
         resets += 1
         haltReported = false
-        memset(memory.ram, 0, memory.ramSize)
+        memory.clear()
         cpu.reset()
         powerOn()
         boot()
@@ -398,6 +398,7 @@ public final class PC {
             if let s = pendingStop { pendingStop = nil; return s }
             if cpu.halted {
                 if cpu.rflags & 0x200 == 0 || clock.nextDeadline == .max { return .haltedForever }
+                cpu.stopAt = cpu.retired &+ 1 // wake: deliver, run one instruction, re-slice
                 let r = cpu.run()
                 if r == .halted && cpu.halted {
                     timeBase = clock.nextDeadline
@@ -415,6 +416,9 @@ public final class PC {
             if let s = handleCPUStop(r) { return s }
         }
         syncClock()
+        // A stop raised by the last instruction (guest exit, a debugger
+        // event breakpoint) is reported now, not by the next run.
+        if let s = pendingStop { pendingStop = nil; return s }
         return nil
     }
 

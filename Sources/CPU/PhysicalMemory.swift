@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 // Guest physical memory as the CPU and the board see it.
 //
 // RAM is one host buffer. Every 4 KiB page of the 32-bit physical space has a
@@ -23,13 +26,32 @@ public final class PhysicalMemory {
     /// are cached. A write to such a page must invalidate them
     /// (see `CPU.invalidateCode(page:)`).
     public let codePage: UnsafeMutablePointer<UInt8>
+    private let mapped: Bool
+
+    /// Zeroes all of RAM (a machine reset), giving the pages back to the host.
+    public func clear() {
+        if mapped {
+            _ = madvise(ram, ramSize, MADV_DONTNEED)
+        } else {
+            ram.update(repeating: 0, count: ramSize)
+        }
+    }
 
     /// `ramSize` is rounded up to a whole page; it must be at least 1 MiB.
     public init(ramSize requested: Int) {
         let size = max(1 << 20, (requested + PhysicalMemory.pageSize - 1) & ~(PhysicalMemory.pageSize - 1))
         ramSize = size
-        ram = UnsafeMutablePointer<UInt8>.allocate(capacity: size)
-        ram.initialize(repeating: 0, count: size)
+        // An anonymous mapping: the kernel hands out zero pages lazily, so
+        // start-up cost and resident memory follow what the guest touches.
+        let p = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+        if let p = p, p != MAP_FAILED {
+            ram = p.bindMemory(to: UInt8.self, capacity: size)
+            mapped = true
+        } else {
+            ram = UnsafeMutablePointer<UInt8>.allocate(capacity: size)
+            ram.initialize(repeating: 0, count: size)
+            mapped = false
+        }
         pageKind = UnsafeMutablePointer<UInt8>.allocate(capacity: PhysicalMemory.pageCount)
         pageKind.initialize(repeating: PageKind.device.rawValue, count: PhysicalMemory.pageCount)
         codePage = UnsafeMutablePointer<UInt8>.allocate(capacity: PhysicalMemory.pageCount)
@@ -39,7 +61,7 @@ public final class PhysicalMemory {
     }
 
     deinit {
-        ram.deallocate()
+        if mapped { munmap(ram, ramSize) } else { ram.deallocate() }
         pageKind.deallocate()
         codePage.deallocate()
     }

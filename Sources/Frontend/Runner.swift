@@ -200,6 +200,7 @@ enum Runner {
         }
         let session = try Session(pc: pc, options: o)
         defer { session.finish() }
+        if DebugFrontend.wanted(o) { return DebugFrontend(session: session).run() }
         switch o.mode {
         case .headless:
             return session.runHeadless()
@@ -213,8 +214,7 @@ enum Runner {
             t.statusForStop = { session.report($0) }
             return runTerminal(pc: pc, title: "swiftemu " + (o.kernelPath as NSString).lastPathComponent, options: t)
         case .debug:
-            warn("mode 'debug' is not available in this build")
-            return ExitStatus.usage
+            return DebugFrontend(session: session).run()
         }
     }
 }

@@ -25,7 +25,9 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <string.h>
+#include <asm/prctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 int hostexec_available(void) { return 1; }
@@ -129,6 +131,23 @@ static int load(const uint8_t *code, size_t len) {
     // no-op there and documents the intent.
     __builtin___clear_cache((char *)page_x, (char *)page_x + PAGE_BYTES);
     return 0;
+}
+
+int hostexec_prepare(const uint8_t *code, size_t len) { return load(code, len); }
+
+size_t hostexec_code_offset(void) {
+    if (hostexec_init() != 0) return 0;
+    return prologue_len;
+}
+
+uint64_t hostexec_gs_base(void) {
+    unsigned long v = 0;
+    if (syscall(SYS_arch_prctl, ARCH_GET_GS, &v) != 0) return 0;
+    return v;
+}
+
+int hostexec_set_gs_base(uint64_t base) {
+    return syscall(SYS_arch_prctl, ARCH_SET_GS, (unsigned long)base) == 0 ? 0 : -1;
 }
 
 typedef void (*stub_fn)(struct hostexec_state *);

@@ -72,6 +72,19 @@ void hostexec_guard_end(void);
 int hostexec_run_guarded(const uint8_t *code, size_t len, struct hostexec_state *st,
                          struct hostexec_fault *fault);
 
+/// Places `code` in the page without running it (for reading the bytes
+/// around it: RIP-relative operands). Returns 0, or -1 as `hostexec_run`.
+int hostexec_prepare(const uint8_t *code, size_t len);
+/// Offset of the first instruction byte in the page (the prologue length);
+/// the page is 4096 bytes and readable.
+size_t hostexec_code_offset(void);
+
+/// The GS segment base of the calling thread (arch_prctl); the C library
+/// of x86-64 Linux uses FS, not GS, so tests may point GS at a buffer.
+uint64_t hostexec_gs_base(void);
+/// Sets it; returns 0 on success.
+int hostexec_set_gs_base(uint64_t base);
+
 /// `size` bytes of zeroed read-write memory mapped below 2 GiB (MAP_32BIT),
 /// for operands addressed with 32-bit address size; NULL when refused.
 void *hostexec_alloc_low(size_t size);
