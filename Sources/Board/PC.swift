@@ -323,8 +323,9 @@ public final class PC {
         }
         report("isr", "master", shownISR.0, isr.0)
         report("isr", "slave", shownISR.1, isr.1)
-        report("irr", "master", shownIRR.0, irr.0)
+        // A slave request reaches the master's IR2 through the slave's INT.
         report("irr", "slave", shownIRR.1, irr.1)
+        report("irr", "master", shownIRR.0, irr.0)
         shownIRR = irr
         shownISR = isr
     }
