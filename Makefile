@@ -32,6 +32,7 @@ run: build guest
 test: setup-test guest kernels
 	$(SWIFT) build $(SWIFTFLAGS) --build-tests
 	$(SWIFT) test $(SWIFTFLAGS) --skip-build
+	$(MAKE) fuzz-smoke
 	$(MAKE) e2e
 
 # End-to-end checks of what a person sees: the guest and the test kernels
