@@ -208,6 +208,16 @@ enum Runner {
             var w = WindowOptions()
             w.afterSlice = { session.out.flush() }
             w.statusForStop = { session.report($0) }
+            // Ctrl+Alt+D: the debugger prompt in the launching terminal, with
+            // the machine stopped; `quit` or end of input returns to the window.
+            var prompt: DebugFrontend?
+            w.onDebugRequest = { _ in
+                let d = prompt ?? DebugFrontend(session: session)
+                prompt = d
+                d.say("debugger: the window is paused; 'quit' or Ctrl-D returns to it")
+                d.say(d.debugger.locationLine())
+                _ = d.promptLoop()
+            }
             return runWindow(pc: pc, title: "swiftemu " + (o.kernelPath as NSString).lastPathComponent, options: w)
         case .terminal:
             var t = TerminalOptions()
