@@ -39,7 +39,6 @@ test: setup-test guest kernels
 # against QEMU, and the SDL window under Xvfb driven by xdotool.
 e2e:
 	tools/qemu-crosscheck.sh $(BIN)
-	Tests/e2e/guest_qemu_test.sh
 	Tests/e2e/window_test.sh build/guest/guest.elf $(BIN)
 	Tests/e2e/terminal_test.sh build/guest/guest.elf $(BIN)
 

@@ -472,7 +472,6 @@ extension CPU {
     func lockable(at: Int) throws(CPUFault) -> Bool {
         let b0 = try fb(at)
         switch b0 {
-        case 0x00...0x3F: return b0 & 7 < 2 && b0 >> 3 != 7
         case 0x80, 0x81, 0x83: return (try fb(at + 1) >> 3) & 7 != 7
         case 0x86, 0x87: return true
         case 0xF6, 0xF7: let r = (try fb(at + 1) >> 3) & 7; return r == 2 || r == 3
@@ -485,6 +484,7 @@ extension CPU {
             case 0xC7: return (try fb(at + 2) >> 3) & 7 == 1
             default: return false
             }
+        case 0x00...0x3F: return b0 & 7 < 2 && b0 >> 3 != 7
         default: return false
         }
     }

@@ -115,6 +115,12 @@ final class HeadlessTests: XCTestCase {
         XCTAssertEqual(codes, ["scancode 00000002", "scancode 00000082"], r.stdout)
     }
 
+    func testLockedReadModifyWriteForms() throws {
+        let r = try Repo.swiftemu([try Repo.kernel("lock.elf"), "headless"])
+        XCTAssertEqual(r.stdout, "00000015\n")
+        XCTAssertEqual(r.status, 33, r.stderr)
+    }
+
     func testSameRunTwiceIsByteIdentical() throws {
         let k = try Repo.kernel("irq_pit.elf")
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("swiftemu-det-\(getpid())")
