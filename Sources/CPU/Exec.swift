@@ -136,21 +136,33 @@ extension CPU {
             if !deliverExternal(v) {
                 return .tripleFault(vector: tripleInfo.0, errorCode: tripleInfo.1)
             }
+            // The handler's first instruction is not the one run() resumed
+            // at: a breakpoint on it must stop.
+            skipBreakpointOnce = false
+            // A stop requested during the delivery (a debugger watching
+            // interrupts) takes effect before the handler runs.
+            if stopRequested {
+                stopRequested = false
+                updateLimit()
+                return .stopRequested
+            }
         }
         if halted {
             updateLimit()
             return .halted
         }
-        if retired >= stopAt {
-            updateLimit()
-            return .limit
-        }
+        // Breakpoints before the slice limit: a run() that ends at a
+        // breakpoint reports it instead of skipping it on the next run().
         if bpActive {
             if skipBreakpointOnce {
                 skipBreakpointOnce = false
             } else if breakpoints.contains((sbase[1] &+ rip) & linMask) {
                 return .breakpoint
             }
+        }
+        if retired >= stopAt {
+            updateLimit()
+            return .limit
         }
         if fl & fTF != 0 && retired != shadowAt { stepArmed = true }
         updateLimit()

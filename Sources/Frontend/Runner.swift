@@ -200,18 +200,31 @@ enum Runner {
         }
         let session = try Session(pc: pc, options: o)
         defer { session.finish() }
+        if DebugFrontend.wanted(o) { return DebugFrontend(session: session).run() }
         switch o.mode {
         case .headless:
             return session.runHeadless()
         case .window:
-            let name = (o.kernelPath as NSString).lastPathComponent
-            return runWindow(pc: pc, title: "swiftemu - \(name)")
+            var w = WindowOptions()
+            w.afterSlice = { session.out.flush() }
+            w.statusForStop = { session.report($0) }
+            // Ctrl+Alt+D: the debugger prompt in the launching terminal, with
+            // the machine stopped; `quit` or end of input returns to the window.
+            var prompt: DebugFrontend?
+            w.onDebugRequest = { _ in
+                let d = prompt ?? DebugFrontend(session: session)
+                prompt = d
+                d.say("debugger: the window is paused; 'quit' or Ctrl-D returns to it")
+                d.say(d.debugger.locationLine())
+                _ = d.promptLoop()
+            }
+            return runWindow(pc: pc, title: "swiftemu " + (o.kernelPath as NSString).lastPathComponent, options: w)
         case .terminal:
-            let name = (o.kernelPath as NSString).lastPathComponent
-            return runTerminal(pc: pc, title: "swiftemu - \(name)")
+            var t = TerminalOptions()
+            t.statusForStop = { session.report($0) }
+            return runTerminal(pc: pc, title: "swiftemu " + (o.kernelPath as NSString).lastPathComponent, options: t)
         case .debug:
-            warn("mode 'debug' is not available in this build")
-            return ExitStatus.usage
+            return DebugFrontend(session: session).run()
         }
     }
 }

@@ -1,6 +1,8 @@
 /// The kernel console: a scrolling text area on the VGA screen (rows
 /// 1...24; row 0 is the status line) whose output is mirrored byte for byte
-/// to COM1 and to the debug console port 0xE9.
+/// to COM1, and also to the debug console port 0xE9 when the command line
+/// has the word `debugcon` (off by default: an emulator that shows both
+/// channels on one terminal would print every character twice).
 ///
 /// Locking (the blog_os "deadlock" lesson): the writer is shared by normal
 /// code and interrupt handlers (the timer prints dots and the status line).
@@ -20,7 +22,7 @@ enum Console {
     static var isLocked = false
     /// Mirror output to COM1 / port 0xE9.
     static var mirrorSerial = true
-    static var mirrorDebugPort = true
+    static var mirrorDebugPort = false
 
     // MARK: Locking
 

@@ -151,7 +151,7 @@ struct Colour {
     static let panic = Colour(rawValue: 0x4F)      // white on red
 }
 
-/// Prints to the console (VGA text screen, mirrored to COM1 and port 0xE9).
+/// Prints to the console (VGA text screen, mirrored to COM1 and optionally port 0xE9).
 func kprint(_ message: Message, _ colour: Colour = .normal) {
     Console.write(message, attribute: colour.rawValue)
 }

@@ -5,6 +5,7 @@
 public func kernelMain(magic: UInt32, info: UInt32) -> Never {
     Serial.initialize()
     Multiboot.parse(magic: magic, info: info)   // copies the command line first
+    Console.mirrorDebugPort = Multiboot.commandLineHasWord("debugcon")
     Console.initialize()
     StatusLine.refresh(force: true)
     kprint("swiftemu guest kernel - Embedded Swift on x86-64\n", .bright)

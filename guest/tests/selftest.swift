@@ -2,7 +2,7 @@
 /// word `test` (QEMU: `-append test`; swiftemu: `--append test`).
 ///
 /// Output policy: every result line goes through the console, i.e. to the
-/// VGA screen, COM1 and port 0xE9 alike. Each test prints exactly one line,
+/// VGA screen and COM1 (and port 0xE9 with the `debugcon` word). Each test prints exactly one line,
 /// `ok <name>` or `FAIL <name>: <detail>`; informational lines start with
 /// `# `. The run ends with `<N> passed, <M> failed` and a write to the
 /// isa-debug-exit port 0xF4: 0 when everything passed (QEMU exit status
