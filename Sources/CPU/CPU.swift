@@ -303,6 +303,8 @@ public final class CPU {
         regs.storeBytes(of: UInt64(ebx), toByteOffset: 24, as: UInt64.self)
         rip = UInt64(entry)
         shadowAt = .max
+        // the loader may have written the image straight into RAM
+        flushDecodeCache()
         updatePaging()
         updateMode()
         updateLimit()

@@ -11,7 +11,7 @@ typealias UIntX = FixedWidthInteger & UnsignedInteger
 let regZero: UInt8 = 128            // an always-zero slot used for "no base/index"
 let tlbBits = 10
 let tlbSize = 1 << tlbBits
-let icacheBits = 15
+let icacheBits = 16
 let icacheSize = 1 << icacheBits
 
 // RFLAGS bits.

@@ -941,7 +941,8 @@ extension CPU {
             }
             if codeMode == 2 && v & 0x8000_0000 == 0 { throw fault(13, 0) }
             let old = cr0v
-            cr0v = v | 0x10
+            // reserved bits of CR0[31:0] are ignored; ET is always 1
+            cr0v = (v & 0xE005_003F) | 0x10
             updateLMA()
             if (old ^ cr0v) & 0x8001_0001 != 0 { updatePaging() }
             updateMode()
@@ -956,8 +957,8 @@ extension CPU {
             cr3v = v & (eferv & 0x400 != 0 ? 0x000F_FFFF_FFFF_FFFF : 0xFFFF_FFFF)
             flushTLB()
         case 4:
-            // VME PVI TSD DE PSE PAE MCE PGE PCE OSFXSR OSXMMEXCPT UMIP FSGSBASE
-            let allowed: UInt64 = 0x1FF | 0x600 | 0x800 | 0x1_0000
+            // VME PVI TSD DE PSE PAE MCE PGE PCE OSFXSR OSXMMEXCPT (what CPUID reports)
+            let allowed: UInt64 = 0x1FF | 0x600
             if v & ~allowed != 0 { throw fault(13, 0) }
             if eferv & 0x400 != 0 && v & 0x20 == 0 { throw fault(13, 0) }
             let old = cr4v
