@@ -281,10 +281,46 @@ void hostexec_set_crash_note(const char *note) {
     crash_note[n] = 0;
 }
 
+static int crash_case_set;
+static uint64_t crash_index;
+static uint8_t crash_code[32];
+static size_t crash_code_len;
+static uint64_t crash_regs[16];
+static size_t crash_nregs;
+
+void hostexec_set_crash_case(uint64_t index, const uint8_t *code, size_t len, const uint64_t *regs, size_t nregs) {
+    crash_case_set = 1;
+    crash_index = index;
+    crash_code_len = len < sizeof crash_code ? len : sizeof crash_code;
+    memcpy(crash_code, code, crash_code_len);
+    crash_nregs = nregs < 16 ? nregs : 16;
+    memcpy(crash_regs, regs, crash_nregs * sizeof regs[0]);
+}
+
+// Async-signal-safe hex output.
+static void put_hex(uint64_t v, int digits) {
+    char b[16];
+    for (int i = digits - 1; i >= 0; i--) { b[i] = "0123456789ABCDEF"[v & 15]; v >>= 4; }
+    ssize_t r = write(2, b, (size_t)digits);
+    (void)r;
+}
+
 static void on_crash(int sig) {
     static const char head[] = "\ncrash while running: ";
     ssize_t r = write(2, head, sizeof head - 1);
     r = write(2, crash_note, strlen(crash_note));
+    if (crash_case_set) {
+        r = write(2, " case ", 6);
+        char d[24];
+        int n = 0;
+        uint64_t v = crash_index;
+        do { d[sizeof d - 1 - n++] = (char)('0' + v % 10); v /= 10; } while (v && n < (int)sizeof d);
+        r = write(2, d + sizeof d - n, (size_t)n);
+        r = write(2, " bytes", 6);
+        for (size_t i = 0; i < crash_code_len; i++) { r = write(2, " ", 1); put_hex(crash_code[i], 2); }
+        r = write(2, " regs", 5);
+        for (size_t i = 0; i < crash_nregs; i++) { r = write(2, " ", 1); put_hex(crash_regs[i], 16); }
+    }
     r = write(2, "\n", 1);
     (void)r;
     signal(sig, SIG_DFL);

@@ -102,6 +102,9 @@ void *hostexec_alloc_low(size_t size);
 /// `hostexec_install_crash_reporter` (a Swift runtime trap is SIGILL or
 /// SIGTRAP): says which input was running.
 void hostexec_set_crash_note(const char *note);
+/// Cheaper: a case number, instruction bytes and register values, formatted
+/// only if the process dies.
+void hostexec_set_crash_case(uint64_t index, const uint8_t *code, size_t len, const uint64_t *regs, size_t nregs);
 void hostexec_install_crash_reporter(void);
 
 /// CPUID of the host.
