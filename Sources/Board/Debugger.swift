@@ -632,6 +632,20 @@ public final class Debugger {
         return .machine(s)
     }
 
+    /// For frontends that run the board themselves (window, terminal):
+    /// what a stop means (nil: not a stop the user asked for, run on).
+    public func explainStop(_ r: PCStop) -> StopCause? {
+        let c = classify(r)
+        if c == nil { prepareExternalResume() }
+        return c
+    }
+
+    /// Call before a frontend runs the board again after a stop.
+    public func prepareExternalResume() {
+        pendingHits.removeAll()
+        snapshotWatches()
+    }
+
     /// What a stop of the board means; nil to keep running.
     private func classify(_ r: PCStop) -> StopCause? {
         switch r {

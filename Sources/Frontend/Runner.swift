@@ -201,6 +201,7 @@ enum Runner {
         let session = try Session(pc: pc, options: o)
         defer { session.finish() }
         if DebugFrontend.wanted(o) { return DebugFrontend(session: session).run() }
+        if !o.breaks.isEmpty { DebugFrontend.installBreakHook(session: session) }
         switch o.mode {
         case .headless:
             return session.runHeadless()

@@ -146,6 +146,12 @@ private final class WindowFrontend {
     }
 
     private func handleStop(_ stop: PCStop) {
+        if stop == .breakpoint, let hook = debugBreakHook {
+            // --break: the debugger prompt runs on the terminal meanwhile.
+            let resume = hook(stop)
+            pacer.rebase()
+            if resume { return }
+        }
         stopped = describeStop(stop, pc: pc)
         if case .guestExit(let code) = stop { stopCode = code } else { stopCode = 1 }
         pc.kbc.keyboard.releaseAll()
