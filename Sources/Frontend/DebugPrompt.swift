@@ -67,7 +67,7 @@ final class DebugFrontend {
         return pendingSignal != 0
     }
 
-    private func installSignals() {
+    func installSignals() {
         signal(SIGINT) { _ in debugInterrupt = 1 }
         signal(SIGTERM) { s in pendingSignal = s }
     }
@@ -229,10 +229,22 @@ final class DebugFrontend {
 
     /// With --break in the window or terminal mode: the frontend calls the
     /// hook when its run of the machine stops with `.breakpoint`.
-    static func installBreakHook(session: Session) {
+    /// Window and terminal modes: with --gdb, a GDB session runs first
+    /// (the machine waits for it, as with QEMU -s -S, and runs without the
+    /// screen while GDB drives it); with --break, breakpoint stops come to
+    /// the prompt. Returns an exit status when swiftemu must end.
+    static func prepareFrontendMode(session: Session) -> Int32? {
+        let o = session.o
+        guard o.gdbPort != nil || !o.breaks.isEmpty else { return nil }
         let f = DebugFrontend(session: session)
         f.addCommandLineBreakpoints()
-        debugBreakHook = { stop in f.breakIn(stop) }
+        if let port = o.gdbPort {
+            f.installSignals()
+            defer { signal(SIGINT, SIG_DFL) }
+            if case .exit(let code) = f.serveGDB(port: port) { return code }
+        }
+        if !o.breaks.isEmpty { debugBreakHook = { stop in f.breakIn(stop) } }
+        return nil
     }
 
     /// Takes commands on the terminal at a stop. Returns true to let the
