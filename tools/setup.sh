@@ -5,8 +5,8 @@ set -euo pipefail
 what=${1:-run}
 pkgs=(libsdl2-dev pkg-config)
 if [ "$what" = test ]; then
-  # xvfb/xdotool/x11-apps: window end-to-end test; qemu: cross-checks.
-  pkgs+=(xvfb xdotool x11-apps qemu-system-x86 gdb)
+  # xvfb/xdotool/x11-apps: window end-to-end test; tmux: terminal test; qemu: cross-checks.
+  pkgs+=(xvfb xdotool x11-apps tmux qemu-system-x86 gdb)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

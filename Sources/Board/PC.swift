@@ -88,6 +88,7 @@ public final class PC {
     // Port map: an index into `portDevices` per port (0 = unclaimed).
     private var portOwner = [UInt8](repeating: 0, count: 65536)
     private var portDevices: [PortDevice?] = [nil]
+    private var picsIndex: UInt8 = 0
 
     // Time: now = timeBase + (retired - insnBase) * nsPerInstruction.
     private var timeBase: UInt64 = 0
@@ -132,6 +133,7 @@ public final class PC {
         memory.setKind(.rom, from: 0xC0000, to: 0x100000)
 
         claim(pics, [0x20...0x21, 0xA0...0xA1, 0x4D0...0x4D1])
+        picsIndex = portOwner[0x20]
         claim(pit, [0x40...0x43])
         claim(portB, [0x61...0x61])
         claim(kbc, [0x60...0x60, 0x64...0x64])
@@ -144,11 +146,14 @@ public final class PC {
         claim(sysCtlA, [0x92...0x92])
 
         pics.intOutput = { [unowned self] level in self.cpu.setINTR(level) }
-        pit.out0 = { [unowned self] level in self.pics.setIRQ(0, level) }
-        kbc.irq1 = { [unowned self] level in self.pics.setIRQ(1, level) }
-        kbc.irq12 = { [unowned self] level in self.pics.setIRQ(12, level) }
-        rtc.irq8 = { [unowned self] level in self.pics.setIRQ(8, level) }
-        uart.irq = { [unowned self] level in self.pics.setIRQ(4, level) }
+        pit.out0 = { [unowned self] level in self.irqLine(0, level) }
+        kbc.irq1 = { [unowned self] level in self.irqLine(1, level) }
+        kbc.irq12 = { [unowned self] level in self.irqLine(12, level) }
+        rtc.irq8 = { [unowned self] level in self.irqLine(8, level) }
+        uart.irq = { [unowned self] level in self.irqLine(4, level) }
+        // OUT0 was already high before the wire existed (the PIT's power-on
+        // mode 3 state): let the PIC see the pin as it is.
+        pics.setIRQ(0, pit.out(0))
         kbc.onReset = { [unowned self] in self.guestReset("8042 reset pulse") }
         sysCtlA.onReset = { [unowned self] in self.guestReset("port 0x92 fast reset") }
         debugCon.onOutput = { [unowned self] b in self.output(b) }
@@ -224,10 +229,21 @@ public final class PC {
         cpu.enterMultiboot(entry: img.entry, eax: MultibootLoader.bootMagic, ebx: infoBase)
     }
 
-    /// Full machine reset: RAM cleared, devices to firmware state, kernel reloaded.
+    /// Virtual time a reboot takes (the firmware's work before the kernel
+    /// runs again). Without it a guest that resets or triple-faults in a
+    /// loop, retiring next to nothing per boot, would never reach a
+    /// virtual-time limit.
+    public static let rebootNs: UInt64 = 10_000_000
+
+    /// Full machine reset: RAM cleared, devices to firmware state, kernel
+    /// reloaded, `rebootNs` of virtual time later.
     public func reset() {
         resets += 1
-        memset(memory.ram, 0, memory.ramSize)
+        haltReported = false
+        timeBase = virtualTime &+ PC.rebootNs
+        insnBase = cpu.retired
+        syncClock()
+        memory.clear()
         cpu.reset()
         powerOn()
         boot()
@@ -281,8 +297,42 @@ public final class PC {
     }
 
     private func stamp(_ e: TraceEvent) {
+        // The PIC raises INT because a request reached its IRR: show that first.
+        if e.category == .pic && e.name == "int" { tracePICRegisters() }
         onTrace?(StampedEvent(time: virtualTime, instructions: cpu.retired, event: e))
     }
+
+    /// A device drove IRQ line `irq` to `level`.
+    private func irqLine(_ irq: Int, _ level: Bool) {
+        pics.setIRQ(irq, level)
+        if trace.wants(.pic) { tracePICRegisters() }
+    }
+
+    // The PIC registers as last reported in the trace (master, slave).
+    private var shownIRR: (UInt8, UInt8) = (0, 0)
+    private var shownISR: (UInt8, UInt8) = (0, 0)
+
+    /// Emits `pic irr` / `pic isr` events for the request and in-service
+    /// registers that changed since they were last reported. Called after
+    /// everything that can change them: IRQ lines, INTA, PIC port accesses.
+    private func tracePICRegisters() {
+        let irr = (pics.master.irr, pics.slave.irr), isr = (pics.master.isr, pics.slave.isr)
+        func report(_ what: String, _ chip: String, _ old: UInt8, _ new: UInt8) {
+            guard old != new else { return }
+            trace.emit(TraceEvent(.pic, what, [("chip", .str(chip)), ("old", hex8(old)), ("new", hex8(new))]))
+        }
+        report("isr", "master", shownISR.0, isr.0)
+        report("isr", "slave", shownISR.1, isr.1)
+        // A slave request reaches the master's IR2 through the slave's INT.
+        report("irr", "slave", shownIRR.1, irr.1)
+        report("irr", "master", shownIRR.0, irr.0)
+        shownIRR = irr
+        shownISR = isr
+    }
+
+    /// The CPU is in HLT as far as the trace knows (a `cpu hlt` event was
+    /// seen and no interrupt has woken it yet).
+    private var haltReported = false
 
     // MARK: running
 
@@ -307,13 +357,19 @@ public final class PC {
                 // the next device event (or the deadline).
                 if cpu.rflags & 0x200 == 0 { return .haltedForever }
                 if target == .max { return .haltedForever }
-                cpu.stopAt = cpu.retired &+ 1 // wake: deliver, run one instruction, re-slice
-                let r = cpu.run() // takes a pending interrupt if any
-                if r == .halted && cpu.halted {
+                // Takes a pending interrupt if any; its handler then runs in
+                // a slice bounded like any other.
+                let before = cpu.retired
+                let n = target > now ? (target - now + nsPerInsn - 1) / nsPerInsn : 1
+                cpu.stopAt = cpu.retired &+ max(1, min(n, instructionLimit - cpu.retired))
+                let r = cpu.run()
+                if r == .halted && cpu.halted && cpu.retired == before {
                     timeBase = target
                     insnBase = cpu.retired
                     continue
                 }
+                // Instructions ran (a handler, then HLT again): device events
+                // it scheduled may be due before `target`; look again.
                 if let s = handleCPUStop(r) { return s }
                 continue
             }
@@ -414,6 +470,7 @@ extension PC: CPUBus {
         syncClock()
         let v = dispatchRead(port, size)
         traceIO("in", port, size, v)
+        if trace.wants(.pic) && portOwner[Int(port)] == picsIndex { tracePICRegisters() }
         return v
     }
 
@@ -421,6 +478,7 @@ extension PC: CPUBus {
         syncClock()
         traceIO("out", port, size, value)
         dispatchWrite(port, size, value)
+        if trace.wants(.pic) && portOwner[Int(port)] == picsIndex { tracePICRegisters() }
     }
 
     public func deviceRead(_ addr: UInt64, size: Int) -> UInt64 {
@@ -441,12 +499,24 @@ extension PC: CPUBus {
 
     public func interruptAcknowledge() -> UInt8 {
         syncClock()
-        return pics.acknowledge()
+        if haltReported {
+            // INTR woke the CPU from HLT; the acknowledge cycles follow.
+            haltReported = false
+            if trace.wants(.cpu) { trace.emit(TraceEvent(.cpu, "wake", [("rip", .hex(cpu.rip, digits: 1))])) }
+        }
+        let v = pics.acknowledge()
+        if trace.wants(.pic) { tracePICRegisters() }
+        return v
     }
 
     public func virtualTimeNs() -> UInt64 { virtualTime }
 
     public func cpuEvent(_ event: CPUEvent) {
+        switch event {
+        case .halt(let ie, _): haltReported = ie
+        case .exception, .interrupt: haltReported = false
+        default: break
+        }
         cpuEventHandler?(event)
     }
 }

@@ -64,10 +64,17 @@ public final class InterruptStats {
         case (.exc, "exception"):
             endHalt(se.time)
             if let v = int("vector"), v >= 0, v < 32 { exceptions[v] += 1 }
+            frames.append((-1, se.time))   // its handler ends with an IRET too
+        case (.cpu, "wake"):
+            endHalt(se.time)
         case (.cpu, "iret"):
             if let (irq, t) = frames.popLast(), irq >= 0 { irqs[irq].handlerTotal += se.time &- t }
         case (.cpu, "hlt"):
-            haltStart = se.time
+            if bool("if") != false { haltStart = se.time }
+        case (.cpu, "reset"):
+            frames = []
+            raisedAt = .init(repeating: nil, count: 16)
+            lastInta = nil
         default:
             break
         }
@@ -79,11 +86,16 @@ public final class InterruptStats {
 
     public func finish(at t: UInt64) { endHalt(t) }
 
-    /// A human-readable summary.
+    /// A human-readable summary. Latency runs from the IRQ line's rising
+    /// edge to the handler's first instruction; handler time from there to
+    /// its IRET (nested handlers included), in virtual µs.
     public func summary(instructions: UInt64, virtualNs: UInt64, hostSeconds: Double) -> String {
+        // Microseconds with two decimals below 10 µs, whole above.
         func us(_ ns: UInt64) -> String {
-            let v = Double(ns) / 1000
-            return v < 10 ? String(Double(Int(v * 100)) / 100) : String(Int(v.rounded()))
+            if ns >= 10_000 { return String((ns + 500) / 1000) }
+            let hundredths = (ns + 5) / 10
+            let frac = String(hundredths % 100)
+            return String(hundredths / 100) + "." + (frac.count < 2 ? "0" + frac : frac)
         }
         var s = "== swiftemu stats ==\n"
         s += "instructions     \(instructions)\n"
@@ -91,12 +103,14 @@ public final class InterruptStats {
         let pct = virtualNs > 0 ? Double(haltedNs) * 100 / Double(virtualNs) : 0
         s += "halted           \(TraceFormat.seconds(haltedNs).trimmingCharacters()) s (\(Int(pct.rounded()))% of virtual time)\n"
         let mips = hostSeconds > 0 ? Double(instructions) / hostSeconds / 1e6 : 0
-        s += "host time        \(String(Double(Int(hostSeconds * 1000)) / 1000)) s, \(Int(mips.rounded())) MIPS\n"
-        s += "IRQ  count  spurious  latency-mean-us  latency-worst-us  handler-total-us\n"
+        let mipsText = mips >= 100 ? String(Int(mips.rounded())) : String(Double(Int(mips * 10)) / 10)
+        s += "host time        \(String(Double(Int(hostSeconds * 1000)) / 1000)) s, \(mipsText) MIPS\n"
+        s += "IRQ  count  spurious  latency-mean-us  latency-worst-us  handler-mean-us  handler-total-us\n"
         for (i, r) in irqs.enumerated() where r.count > 0 || r.spurious > 0 {
             let mean = r.count > 0 ? r.latencyTotal / UInt64(r.count) : 0
+            let hmean = r.count > 0 ? r.handlerTotal / UInt64(r.count) : 0
             s += pad(String(i), 3) + "  " + pad(String(r.count), 5) + "  " + pad(String(r.spurious), 8) + "  "
-            s += pad(us(mean), 15) + "  " + pad(us(r.latencyWorst), 16) + "  " + pad(us(r.handlerTotal), 16) + "\n"
+            s += pad(us(mean), 15) + "  " + pad(us(r.latencyWorst), 16) + "  " + pad(us(hmean), 15) + "  " + pad(us(r.handlerTotal), 16) + "\n"
         }
         for (v, n) in exceptions.enumerated() where n > 0 {
             s += "exception \(v) (\(CPUEvent.exceptionName(UInt8(v)))): \(n)\n"

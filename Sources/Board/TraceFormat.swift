@@ -97,6 +97,14 @@ public enum TraceFormat: String, Sendable {
 }
 
 extension CPUEvent {
+    /// The category of `traceEvent`, without building it.
+    public var traceCategory: TraceCategory {
+        switch self {
+        case .exception, .doubleFault, .unimplemented: return .exc
+        case .interrupt, .iret, .halt, .modeChange, .descriptorTable, .interruptFlag: return .cpu
+        }
+    }
+
     /// The trace form of a CPU event.
     public var traceEvent: TraceEvent {
         func h(_ v: UInt64) -> TraceValue { .hex(v, digits: 1) }
@@ -119,7 +127,9 @@ extension CPUEvent {
         case .descriptorTable(let k, let base, let limit):
             return TraceEvent(.cpu, "load-" + k.lowercased(), [("base", h(base)), ("limit", .hex(UInt64(limit), digits: 4))])
         case .interruptFlag(let en, let rip):
-            return TraceEvent(.cpu, en ? "sti" : "cli", [("rip", h(rip))])
+            // STI/CLI, or POPF/IRET/SYSRET changing IF: `rip` is where
+            // execution goes on.
+            return TraceEvent(.cpu, "if", [("on", .bool(en)), ("rip", h(rip))])
         case .unimplemented(let bytes, let rip):
             return TraceEvent(.exc, "unimplemented", [("rip", h(rip)), ("bytes", .str(bytes.map { String($0, radix: 16) }.joined(separator: " ")))])
         }

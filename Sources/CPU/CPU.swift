@@ -12,8 +12,10 @@
 //
 // Instruction counting: `retired` counts retired instructions. A REP-prefixed
 // string instruction counts one per iteration (like QEMU icount), a REP with
-// a zero count counts as one. A faulting instruction does not retire; an
-// exception or interrupt delivery retires nothing by itself.
+// a zero count counts as one. A faulting instruction does not retire, but
+// the delivery of the exception counts one slot (so that a fault storm still
+// advances machine time and ends a slice); an external interrupt delivery
+// counts nothing.
 
 public enum SegReg: Int, CaseIterable, Sendable { case es = 0, cs, ss, ds, fs, gs }
 
@@ -63,20 +65,6 @@ struct TLBEntry {
     /// Physical page base.
     var phys: UInt64 = 0
 }
-
-// Byte offsets in the register file.
-let regZero: UInt8 = 128            // an always-zero slot used for "no base/index"
-let tlbBits = 10
-let tlbSize = 1 << tlbBits
-let icacheBits = 15
-let icacheSize = 1 << icacheBits
-
-// RFLAGS bits.
-let fCF: UInt64 = 1, fPF: UInt64 = 1 << 2, fAF: UInt64 = 1 << 4, fZF: UInt64 = 1 << 6, fSF: UInt64 = 1 << 7
-let fTF: UInt64 = 1 << 8, fIF: UInt64 = 1 << 9, fDF: UInt64 = 1 << 10, fOF: UInt64 = 1 << 11
-let fIOPL: UInt64 = 3 << 12, fNT: UInt64 = 1 << 14, fRF: UInt64 = 1 << 16, fVM: UInt64 = 1 << 17
-let fAC: UInt64 = 1 << 18, fVIF: UInt64 = 1 << 19, fVIP: UInt64 = 1 << 20, fID: UInt64 = 1 << 21
-let arithMask: UInt64 = fCF | fPF | fAF | fZF | fSF | fOF
 
 public final class CPU {
     public let memory: PhysicalMemory
@@ -136,9 +124,13 @@ public final class CPU {
     var fetchLin: UInt64 = 1
     var fetchPhys: UInt64 = 0
     var fetchCacheable = false
+    /// Low tag bits expected for cached records on the fetch page: the code
+    /// size, or 3 (never stored) when the page may not be cached.
+    var fetchKey: UInt64 = 3
     /// Per RAM page, a bit per 64-byte line holding cached decoded code.
     let codeLines: UnsafeMutablePointer<UInt64>
     let ramPages: Int
+    let ramLimit: UInt64
     let ramBase: UnsafeMutablePointer<UInt8>
     let pageKinds: UnsafeMutablePointer<UInt8>
     let codePages: UnsafeMutablePointer<UInt8>
@@ -156,6 +148,8 @@ public final class CPU {
     var bpActive = false
     var watchActive = false
     var skipBreakpointOnce = false
+    /// TF was set when the current instruction started: #DB after it.
+    var stepArmed = false
     /// `retired` value at which interrupts are inhibited (STI / MOV SS shadow).
     var shadowAt: UInt64 = .max
     var tripleFaulted = false
@@ -211,6 +205,7 @@ public final class CPU {
         scratch = UnsafeMutablePointer<DInsn>.allocate(capacity: 1)
         scratch.initialize(to: DInsn())
         ramPages = memory.ramSize >> 12
+        ramLimit = UInt64(memory.ramSize)
         codeLines = UnsafeMutablePointer<UInt64>.allocate(capacity: max(1, ramPages))
         codeLines.initialize(repeating: 0, count: max(1, ramPages))
         ramBase = memory.ram
@@ -274,6 +269,7 @@ public final class CPU {
         halted = false
         tripleFaulted = false
         stopRequested = false
+        stepArmed = false
         watchHit = false
         shadowAt = .max
         cpl = 0
@@ -296,6 +292,7 @@ public final class CPU {
         eferv = 0
         cpl = 0
         tlb = tlbSup
+        stepArmed = false
         for i in 0..<6 {
             segs[i] = SegmentCache(selector: 0x10, base: 0, limit: 0xFFFF_FFFF, attributes: 0xC093)
         }

@@ -68,18 +68,6 @@ struct DInsn {
     var pfx: UInt8 = 0
 }
 
-/// Prefix bits in `DInsn.pfx`.
-enum P {
-    static let rep: UInt8 = 1       // F3
-    static let repne: UInt8 = 2     // F2
-    static let lock: UInt8 = 4
-    static let o16: UInt8 = 8       // 66 present
-    static let rex: UInt8 = 16      // REX present
-    static let rexW: UInt8 = 32
-    static let cl: UInt8 = 64       // shift/SHLD count from CL
-    static let segOvr: UInt8 = 128  // explicit segment override
-}
-
 extension CPU {
     /// Reads the next instruction byte `i` of the instruction being decoded,
     /// fetching from the following page when the instruction crosses one.
@@ -506,7 +494,6 @@ extension CPU {
         switch b1 {
         case 0x00:
             let (_, reg, rm) = try modrm(&dd, &p, rex: rex, asz: asz, seg: seg)
-            if m == 0 && cr0v & 1 == 0 { ud(&dd, report: false); break }
             dd.op = .grp6; dd.sub = reg & 7; dd.rm = rm * 8
             if reg & 7 >= 6 { ud(&dd, report: true) }
         case 0x01:
@@ -520,7 +507,7 @@ extension CPU {
         case 0x05: dd.op = m == 2 ? .syscall : .ud
         case 0x06: dd.op = .clts
         case 0x07: dd.op = m == 2 ? .sysret : .ud
-        case 0x08, 0x09: dd.op = .invd
+        case 0x08, 0x09: dd.op = .invd; dd.sub = b1 & 1
         case 0x0B: ud(&dd, report: false)
         case 0x0D, 0x18...0x1F:
             _ = try modrm(&dd, &p, rex: rex, asz: asz, seg: seg)

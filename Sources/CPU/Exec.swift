@@ -5,6 +5,57 @@
 
 typealias UIntX = FixedWidthInteger & UnsignedInteger
 
+// Constants live in this file so the hot path sees their values (other
+// files would reach them through global accessors in non-WMO builds).
+// Byte offsets in the register file.
+let regZero: UInt8 = 128            // an always-zero slot used for "no base/index"
+let tlbBits = 10
+let tlbSize = 1 << tlbBits
+let icacheBits = 15
+let icacheSize = 1 << icacheBits
+
+// RFLAGS bits.
+let fCF: UInt64 = 1, fPF: UInt64 = 1 << 2, fAF: UInt64 = 1 << 4, fZF: UInt64 = 1 << 6, fSF: UInt64 = 1 << 7
+let fTF: UInt64 = 1 << 8, fIF: UInt64 = 1 << 9, fDF: UInt64 = 1 << 10, fOF: UInt64 = 1 << 11
+let fIOPL: UInt64 = 3 << 12, fNT: UInt64 = 1 << 14, fRF: UInt64 = 1 << 16, fVM: UInt64 = 1 << 17
+let fAC: UInt64 = 1 << 18, fVIF: UInt64 = 1 << 19, fVIP: UInt64 = 1 << 20, fID: UInt64 = 1 << 21
+let arithMask: UInt64 = fCF | fPF | fAF | fZF | fSF | fOF
+
+/// Prefix bits in `DInsn.pfx`.
+enum P {
+    static let rep: UInt8 = 1       // F3
+    static let repne: UInt8 = 2     // F2
+    static let lock: UInt8 = 4
+    static let o16: UInt8 = 8       // 66 present
+    static let rex: UInt8 = 16      // REX present
+    static let rexW: UInt8 = 32
+    static let cl: UInt8 = 64       // shift/SHLD count from CL
+    static let segOvr: UInt8 = 128  // explicit segment override
+}
+
+
+/// A decoded instruction read in place (no copy of the record per instruction).
+struct DRef {
+    let p: UnsafeMutablePointer<DInsn>
+    @inline(__always) var v: DInsn { p.pointee }
+    @inline(__always) var imm: UInt64 { p.pointee.imm }
+    @inline(__always) var disp: Int32 { p.pointee.disp }
+    @inline(__always) var op: Op { p.pointee.op }
+    @inline(__always) var imm2: UInt16 { p.pointee.imm2 }
+    @inline(__always) var len: UInt8 { p.pointee.len }
+    @inline(__always) var osz: UInt8 { p.pointee.osz }
+    @inline(__always) var reg: UInt8 { p.pointee.reg }
+    @inline(__always) var rm: UInt8 { p.pointee.rm }
+    @inline(__always) var base: UInt8 { p.pointee.base }
+    @inline(__always) var index: UInt8 { p.pointee.index }
+    @inline(__always) var scale: UInt8 { p.pointee.scale }
+    @inline(__always) var seg: UInt8 { p.pointee.seg }
+    @inline(__always) var ashift: UInt8 { p.pointee.ashift }
+    @inline(__always) var mem: UInt8 { p.pointee.mem }
+    @inline(__always) var sub: UInt8 { p.pointee.sub }
+    @inline(__always) var pfx: UInt8 { p.pointee.pfx }
+}
+
 extension CPU {
 
     // MARK: run loop
@@ -24,7 +75,7 @@ extension CPU {
                 if lin & ~0xFFF != fetchLin { try setFetch(lin) }
                 let pa = fetchPhys | (lin & 0xFFF)
                 var dp = icache + (Int(truncatingIfNeeded: pa) & (icacheSize - 1))
-                if dp.pointee.tag != (pa << 2 | codeMode) || !fetchCacheable {
+                if dp.pointee.tag != (pa << 2 | fetchKey) {
                     dp = try fillDecoded(dp, lin: lin, pa: pa)
                 }
                 rip = (rip &+ UInt64(dp.pointee.len)) & ripMask
@@ -32,7 +83,14 @@ extension CPU {
                 retired &+= 1
             } catch {
                 rip = curRip
-                if !deliverFault() {
+                stepArmed = false
+                let delivered = deliverFault()
+                // The faulting instruction does not retire, but the delivery
+                // takes one instruction slot: a guest in a fault storm (say
+                // a #PF handler whose own code is unmapped, on an IST stack)
+                // still advances time and reaches `stopAt`.
+                retired &+= 1
+                if !delivered {
                     return .tripleFault(vector: tripleInfo.0, errorCode: tripleInfo.1)
                 }
             }
@@ -57,6 +115,11 @@ extension CPU {
     /// `stopAt`, breakpoints. Returns nil to go on executing.
     func boundary() -> CPUStop? {
         if tripleFaulted { return .tripleFault(vector: tripleInfo.0, errorCode: tripleInfo.1) }
+        if stepArmed {
+            // single-step trap for the instruction that just completed with TF=1
+            stepArmed = false
+            if !deliverDebugTrap() { return .tripleFault(vector: tripleInfo.0, errorCode: tripleInfo.1) }
+        }
         if stopRequested {
             stopRequested = false
             updateLimit()
@@ -101,6 +164,7 @@ extension CPU {
             updateLimit()
             return .limit
         }
+        if fl & fTF != 0 && retired != shadowAt { stepArmed = true }
         updateLimit()
         return nil
     }
@@ -108,11 +172,23 @@ extension CPU {
     /// Recomputes `limit`: `stopAt`, or 0 when the boundary needs attention.
     @inline(__always)
     func updateLimit() {
-        if stopRequested || halted || watchHit || bpActive || tripleFaulted || (intrLine && fl & fIF != 0) {
+        if stopRequested || halted || watchHit || bpActive || tripleFaulted || (intrLine && fl & fIF != 0)
+            || fl & fTF != 0 || stepArmed {
             limit = 0
         } else {
             limit = stopAt
         }
+    }
+
+    /// Software-TLB slot of a linear address: the page number folded with
+    /// twice the 4 MiB number, so that buffers a power of two apart do not
+    /// collide. The fold keeps adjacent pages in different slots (index(P)
+    /// and index(P+1) always differ: without a carry out of the low ten
+    /// bits they differ there; with one, index(P) is odd and index(P+1)
+    /// even), which the fast paths rely on: they compare the slot of `lin`
+    /// with the page of the access's last byte to reject page crossings.
+    @inline(__always) func tlbIndex(_ lin: UInt64) -> Int {
+        Int(truncatingIfNeeded: (lin &>> 12) ^ ((lin &>> 22) &<< 1)) & (tlbSize - 1)
     }
 
     // MARK: register file
@@ -233,15 +309,33 @@ extension CPU {
     // MARK: memory fast path
 
     /// Effective address (offset within the segment, masked to the address size).
-    @inline(__always) func eaOff(_ d: DInsn) -> UInt64 {
+    @inline(__always) func eaOff(_ d: DRef) -> UInt64 {
         var a = UInt64(bitPattern: Int64(d.disp)) &+ regs.load(fromByteOffset: Int(d.base), as: UInt64.self)
             &+ (regs.load(fromByteOffset: Int(d.index), as: UInt64.self) &<< UInt64(d.scale))
         if d.mem == 2 { a = a &+ rip }
         return a & (UInt64.max &>> UInt64(d.ashift))
     }
     /// Linear address of the memory operand.
-    @inline(__always) func ea(_ d: DInsn) -> UInt64 {
+    @inline(__always) func ea(_ d: DRef) -> UInt64 {
         (eaOff(d) &+ sbase[Int(d.seg)]) & linMask
+    }
+    // Value-record versions for the colder files.
+    func eaOff(_ d: DInsn) -> UInt64 {
+        var a = UInt64(bitPattern: Int64(d.disp)) &+ regs.load(fromByteOffset: Int(d.base), as: UInt64.self)
+            &+ (regs.load(fromByteOffset: Int(d.index), as: UInt64.self) &<< UInt64(d.scale))
+        if d.mem == 2 { a = a &+ rip }
+        return a & (UInt64.max &>> UInt64(d.ashift))
+    }
+    func ea(_ d: DInsn) -> UInt64 {
+        (eaOff(d) &+ sbase[Int(d.seg)]) & linMask
+    }
+    func rdRM<T: UIntX>(_ d: DInsn) throws(CPUFault) -> T {
+        if d.mem == 0 { return gr(d.rm) }
+        return try rd(ea(d))
+    }
+    func wrRM<T: UIntX>(_ d: DInsn, _ v: T) throws(CPUFault) {
+        if d.mem == 0 { gw(d.rm, v); return }
+        try wr(ea(d), v)
     }
     @inline(__always) func segLin(_ seg: Int, _ off: UInt64) -> UInt64 {
         (off &+ sbase[seg]) & linMask
@@ -249,7 +343,7 @@ extension CPU {
 
     @inline(__always) func rd<T: UIntX>(_ lin: UInt64) throws(CPUFault) -> T {
         let sz = UInt64(MemoryLayout<T>.size)
-        let e = tlb + (Int(truncatingIfNeeded: lin &>> 12) & (tlbSize - 1))
+        let e = tlb + (tlbIndex(lin))
         if e.pointee.rtag == (lin &+ (sz &- 1)) & ~0xFFF {
             return UnsafeRawPointer(bitPattern: e.pointee.addend &+ Int(truncatingIfNeeded: lin)).unsafelyUnwrapped
                 .loadUnaligned(as: T.self)
@@ -259,7 +353,7 @@ extension CPU {
     /// Read with write intent (read-modify-write): faults like a write.
     @inline(__always) func rdW<T: UIntX>(_ lin: UInt64) throws(CPUFault) -> T {
         let sz = UInt64(MemoryLayout<T>.size)
-        let e = tlb + (Int(truncatingIfNeeded: lin &>> 12) & (tlbSize - 1))
+        let e = tlb + (tlbIndex(lin))
         if e.pointee.wtag == (lin &+ (sz &- 1)) & ~0xFFF {
             return UnsafeRawPointer(bitPattern: e.pointee.addend &+ Int(truncatingIfNeeded: lin)).unsafelyUnwrapped
                 .loadUnaligned(as: T.self)
@@ -268,31 +362,58 @@ extension CPU {
     }
     @inline(__always) func wr<T: UIntX>(_ lin: UInt64, _ v: T) throws(CPUFault) {
         let sz = UInt64(MemoryLayout<T>.size)
-        let e = tlb + (Int(truncatingIfNeeded: lin &>> 12) & (tlbSize - 1))
+        let e = tlb + (tlbIndex(lin))
         if e.pointee.wtag == (lin &+ (sz &- 1)) & ~0xFFF {
             UnsafeMutableRawPointer(bitPattern: e.pointee.addend &+ Int(truncatingIfNeeded: lin)).unsafelyUnwrapped
                 .storeBytes(of: v, as: T.self)
             return
         }
-        try writeSlow(lin, UInt64(truncatingIfNeeded: v), Int(sz))
+        try writeMiss(lin, UInt64(truncatingIfNeeded: v), Int(sz))
+    }
+    /// A store that missed the write fast path. Stores to RAM pages that
+    /// hold cached code (data next to code is common in small kernels) are
+    /// handled here without a page walk: drop the decoded instructions of
+    /// the touched lines, then store.
+    @inline(never)
+    func writeMiss(_ lin: UInt64, _ v: UInt64, _ size: Int) throws(CPUFault) {
+        let e = tlb + tlbIndex(lin)
+        let off = Int(lin & 0xFFF)
+        if e.pointee.vwtag == lin & ~0xFFF && off + size <= 4096 && !watchActive {
+            let pa = e.pointee.phys | UInt64(off)
+            if pa < ramLimit {
+                let p = Int(pa >> 12)
+                if pageKinds[p] == 0 {     // RAM
+                    if codePages[p] != 0 { invalidateCodeRange(pa, size) }
+                    let hp = UnsafeMutableRawPointer(ramBase + Int(pa))
+                    switch size {
+                    case 1: hp.storeBytes(of: UInt8(truncatingIfNeeded: v), as: UInt8.self)
+                    case 2: hp.storeBytes(of: UInt16(truncatingIfNeeded: v), as: UInt16.self)
+                    case 4: hp.storeBytes(of: UInt32(truncatingIfNeeded: v), as: UInt32.self)
+                    default: hp.storeBytes(of: v, as: UInt64.self)
+                    }
+                    return
+                }
+            }
+        }
+        try writeSlow(lin, v, size)
     }
     /// Host pointer for reading `lin` when the TLB already maps it to RAM.
     @inline(__always) func hostR(_ lin: UInt64) -> UnsafeMutableRawPointer? {
-        let e = tlb + (Int(truncatingIfNeeded: lin &>> 12) & (tlbSize - 1))
+        let e = tlb + (tlbIndex(lin))
         if e.pointee.rtag == lin & ~0xFFF { return UnsafeMutableRawPointer(bitPattern: e.pointee.addend &+ Int(truncatingIfNeeded: lin)) }
         return nil
     }
     @inline(__always) func hostW(_ lin: UInt64) -> UnsafeMutableRawPointer? {
-        let e = tlb + (Int(truncatingIfNeeded: lin &>> 12) & (tlbSize - 1))
+        let e = tlb + (tlbIndex(lin))
         if e.pointee.wtag == lin & ~0xFFF { return UnsafeMutableRawPointer(bitPattern: e.pointee.addend &+ Int(truncatingIfNeeded: lin)) }
         return nil
     }
 
-    @inline(__always) func rdRM<T: UIntX>(_ d: DInsn) throws(CPUFault) -> T {
+    @inline(__always) func rdRM<T: UIntX>(_ d: DRef) throws(CPUFault) -> T {
         if d.mem == 0 { return gr(d.rm) }
         return try rd(ea(d))
     }
-    @inline(__always) func wrRM<T: UIntX>(_ d: DInsn, _ v: T) throws(CPUFault) {
+    @inline(__always) func wrRM<T: UIntX>(_ d: DRef, _ v: T) throws(CPUFault) {
         if d.mem == 0 { gw(d.rm, v); return }
         try wr(ea(d), v)
     }
@@ -338,7 +459,7 @@ extension CPU {
     // swiftlint:disable:next function_body_length cyclomatic_complexity
     @inline(__always)
     func exec(_ dp: UnsafeMutablePointer<DInsn>) throws(CPUFault) {
-        let d = dp.pointee
+        let d = DRef(p: dp)
         switch d.op {
         case .movRmR:
             switch d.osz {
@@ -569,7 +690,7 @@ extension CPU {
             default: try scas(d, UInt64.self)
             }
         case .ins, .outs:
-            try insOuts(d)
+            try insOuts(d.v)
         case .movAMoffs, .movMoffsA:
             let lin = segLin(Int(d.seg), d.imm & (UInt64.max &>> UInt64(d.ashift)))
             if d.op == .movAMoffs {
@@ -662,11 +783,11 @@ extension CPU {
             default: try xadd(d, UInt64.self)
             }
         case .cmpxchg8b:
-            try cmpxchg8b(d)
+            try cmpxchg8b(d.v)
         case .pushf:
-            try pushFlags(d)
+            try pushFlags(d.v)
         case .popf:
-            try popFlags(d)
+            try popFlags(d.v)
         case .sahf:
             let ah = UInt64(gr(1) as UInt8)    // AH = byte 1 of RAX
             setArith((arithFlags() & fOF) | (ah & (fSF | fZF | fAF | fPF | fCF)))
@@ -679,9 +800,9 @@ extension CPU {
             let off = (r64(3) &+ UInt64(gr(0) as UInt8)) & (UInt64.max &>> UInt64(d.ashift))
             gw(0, try rd(segLin(Int(d.seg), off)) as UInt8)
         case .enter:
-            try enter(d)
+            try enter(d.v)
         case .io:
-            try ioInsn(d)
+            try ioInsn(d.v)
         case .hlt:
             try hlt()
         case .intN:
@@ -693,16 +814,16 @@ extension CPU {
         case .int1:
             try softInterrupt(1, kind: 2)
         case .ud:
-            if d.sub == 1 { reportUnimplemented(d) }
+            if d.sub == 1 { reportUnimplemented(d.v) }
             throw fault(6)
         default:
-            try execSystem(d)
+            try execSystem(d.v)
         }
     }
 
     // MARK: integer helpers
 
-    @inline(__always) func aluRmR<T: UIntX>(_ d: DInsn, _: T.Type) throws(CPUFault) {
+    @inline(__always) func aluRmR<T: UIntX>(_ d: DRef, _: T.Type) throws(CPUFault) {
         let b: T = gr(d.reg)
         if d.mem == 0 {
             let r = aluOp(d.sub, gr(d.rm) as T, b)
@@ -717,12 +838,12 @@ extension CPU {
             }
         }
     }
-    @inline(__always) func aluRRm<T: UIntX>(_ d: DInsn, _: T.Type) throws(CPUFault) {
+    @inline(__always) func aluRRm<T: UIntX>(_ d: DRef, _: T.Type) throws(CPUFault) {
         let b: T = try rdRM(d)
         let r = aluOp(d.sub, gr(d.reg) as T, b)
         if d.sub != 7 { gw(d.reg, r) }
     }
-    @inline(__always) func aluRmI<T: UIntX>(_ d: DInsn, _: T.Type) throws(CPUFault) {
+    @inline(__always) func aluRmI<T: UIntX>(_ d: DRef, _: T.Type) throws(CPUFault) {
         let b = T(truncatingIfNeeded: d.imm)
         if d.mem == 0 {
             let r = aluOp(d.sub, gr(d.rm) as T, b)
@@ -757,7 +878,7 @@ extension CPU {
             return subF(0, v, 0)
         }
     }
-    @inline(__always) func unary<T: UIntX>(_ d: DInsn, _: T.Type) throws(CPUFault) {
+    @inline(__always) func unary<T: UIntX>(_ d: DRef, _: T.Type) throws(CPUFault) {
         if d.mem == 0 {
             gw(d.rm, unaryOp(d.op, gr(d.rm) as T))
         } else {
@@ -766,7 +887,7 @@ extension CPU {
             try wr(a, unaryOp(d.op, v))
         }
     }
-    @inline(__always) func xchg<T: UIntX>(_ d: DInsn, _: T.Type) throws(CPUFault) {
+    @inline(__always) func xchg<T: UIntX>(_ d: DRef, _: T.Type) throws(CPUFault) {
         let b: T = gr(d.reg)
         if d.mem == 0 {
             let a: T = gr(d.rm)
@@ -862,7 +983,7 @@ extension CPU {
             return r
         }
     }
-    @inline(__always) func shiftRm<T: UIntX>(_ d: DInsn, _ c: UInt64, _: T.Type) throws(CPUFault) {
+    @inline(__always) func shiftRm<T: UIntX>(_ d: DRef, _ c: UInt64, _: T.Type) throws(CPUFault) {
         if d.mem == 0 {
             gw(d.rm, shiftOp(d.sub, gr(d.rm) as T, c))
         } else {
@@ -876,12 +997,16 @@ extension CPU {
             do { try wr(a, r) } catch { lfRes = sr; lfAux = sa; throw error }
         }
     }
-    @inline(__always) func shiftDouble<T: UIntX>(_ d: DInsn, _ count: UInt64, _: T.Type) throws(CPUFault) {
+    @inline(__always) func shiftDouble<T: UIntX>(_ d: DRef, _ count: UInt64, _: T.Type) throws(CPUFault) {
         let bits = UInt64(T.bitWidth)
         let c = count & (bits == 64 ? 63 : 31)
         let addr = d.mem == 0 ? 0 : ea(d)
         let a: T = d.mem == 0 ? gr(d.rm) : try rdW(addr)
-        if c == 0 { return }
+        if c == 0 {
+            // a register destination is still written (32-bit forms zero-extend)
+            if d.mem == 0 { gw(d.rm, a) }
+            return
+        }
         let b: T = gr(d.reg)
         let a64 = UInt64(truncatingIfNeeded: a), b64 = UInt64(truncatingIfNeeded: b)
         let r: T
@@ -919,7 +1044,7 @@ extension CPU {
         lfAux = mkAux(cf, msb(r) != msb(a), false)
     }
 
-    @inline(__always) func imul2<T: UIntX>(_ d: DInsn, _: T.Type) throws(CPUFault) {
+    @inline(__always) func imul2<T: UIntX>(_ d: DRef, _: T.Type) throws(CPUFault) {
         let a: T = try rdRM(d)
         let b: T = d.op == .imulRRmI ? T(truncatingIfNeeded: d.imm) : gr(d.reg)
         let r: T
@@ -937,7 +1062,7 @@ extension CPU {
         lfRes = sx64(r)
         lfAux = mkAux(ovf, ovf, false)
     }
-    @inline(__always) func mul1<T: UIntX>(_ d: DInsn, _: T.Type) throws(CPUFault) {
+    @inline(__always) func mul1<T: UIntX>(_ d: DRef, _: T.Type) throws(CPUFault) {
         let b: T = try rdRM(d)
         let a: T = gr(0)
         let lo: T, hi: T
@@ -965,7 +1090,7 @@ extension CPU {
         lfRes = sx64(lo)
         lfAux = mkAux(ovf, ovf, false)
     }
-    @inline(__always) func div1<T: UIntX>(_ d: DInsn, _: T.Type) throws(CPUFault) {
+    @inline(__always) func div1<T: UIntX>(_ d: DRef, _: T.Type) throws(CPUFault) {
         let b: T = try rdRM(d)
         if b == 0 { throw fault(0) }
         let lo: T, hi: T
@@ -1013,7 +1138,7 @@ extension CPU {
         }
     }
 
-    @inline(__always) func bitTest<T: UIntX>(_ d: DInsn, _: T.Type) throws(CPUFault) {
+    @inline(__always) func bitTest<T: UIntX>(_ d: DRef, _: T.Type) throws(CPUFault) {
         let bits = UInt64(T.bitWidth)
         var bit: UInt64
         var addr: UInt64 = 0
@@ -1046,7 +1171,7 @@ extension CPU {
         }
         setCF(v & m != 0)
     }
-    @inline(__always) func bitScan<T: UIntX>(_ d: DInsn, _: T.Type) throws(CPUFault) {
+    @inline(__always) func bitScan<T: UIntX>(_ d: DRef, _: T.Type) throws(CPUFault) {
         let v: T = try rdRM(d)
         switch d.op {
         case .bsf:
@@ -1073,7 +1198,7 @@ extension CPU {
             lfAux = 0x200
         }
     }
-    @inline(__always) func cmpxchg<T: UIntX>(_ d: DInsn, _: T.Type) throws(CPUFault) {
+    @inline(__always) func cmpxchg<T: UIntX>(_ d: DRef, _: T.Type) throws(CPUFault) {
         let acc: T = gr(0)
         let addr = d.mem == 0 ? 0 : ea(d)
         let v: T = d.mem == 0 ? gr(d.rm) : try rdW(addr)
@@ -1086,7 +1211,7 @@ extension CPU {
         }
         _ = subF(acc, v, 0)
     }
-    @inline(__always) func xadd<T: UIntX>(_ d: DInsn, _: T.Type) throws(CPUFault) {
+    @inline(__always) func xadd<T: UIntX>(_ d: DRef, _: T.Type) throws(CPUFault) {
         let src: T = gr(d.reg)
         if d.mem == 0 {
             let v: T = gr(d.rm)
@@ -1108,7 +1233,7 @@ extension CPU {
     /// Iterations the current REP instruction may still run in this slice.
     @inline(__always) var repBudget: UInt64 { limit > retired ? limit &- retired : 1 }
 
-    @inline(__always) func movs<T: UIntX>(_ d: DInsn, _: T.Type) throws(CPUFault) {
+    @inline(__always) func movs<T: UIntX>(_ d: DRef, _: T.Type) throws(CPUFault) {
         let sz = UInt64(MemoryLayout<T>.size)
         let am = UInt64.max &>> UInt64(d.ashift)
         let down = fl & fDF != 0
@@ -1160,7 +1285,7 @@ extension CPU {
         if cnt != 0 { rip = curRip }
     }
 
-    @inline(__always) func stos<T: UIntX>(_ d: DInsn, _: T.Type) throws(CPUFault) {
+    @inline(__always) func stos<T: UIntX>(_ d: DRef, _: T.Type) throws(CPUFault) {
         let sz = UInt64(MemoryLayout<T>.size)
         let am = UInt64.max &>> UInt64(d.ashift)
         let down = fl & fDF != 0
@@ -1206,7 +1331,7 @@ extension CPU {
         if cnt != 0 { rip = curRip }
     }
 
-    @inline(__always) func lods<T: UIntX>(_ d: DInsn, _: T.Type) throws(CPUFault) {
+    @inline(__always) func lods<T: UIntX>(_ d: DRef, _: T.Type) throws(CPUFault) {
         let sz = UInt64(MemoryLayout<T>.size)
         let am = UInt64.max &>> UInt64(d.ashift)
         let step = fl & fDF != 0 ? 0 &- sz : sz
@@ -1231,7 +1356,7 @@ extension CPU {
         if cnt != 0 { rip = curRip }
     }
 
-    @inline(__always) func cmps<T: UIntX>(_ d: DInsn, _: T.Type) throws(CPUFault) {
+    @inline(__always) func cmps<T: UIntX>(_ d: DRef, _: T.Type) throws(CPUFault) {
         let sz = UInt64(MemoryLayout<T>.size)
         let am = UInt64.max &>> UInt64(d.ashift)
         let step = fl & fDF != 0 ? 0 &- sz : sz
@@ -1263,7 +1388,7 @@ extension CPU {
         if cnt != 0 && !stop { rip = curRip }
     }
 
-    @inline(__always) func scas<T: UIntX>(_ d: DInsn, _: T.Type) throws(CPUFault) {
+    @inline(__always) func scas<T: UIntX>(_ d: DRef, _: T.Type) throws(CPUFault) {
         let sz = UInt64(MemoryLayout<T>.size)
         let am = UInt64.max &>> UInt64(d.ashift)
         let step = fl & fDF != 0 ? 0 &- sz : sz

@@ -126,7 +126,7 @@ extension CPU {
 
     func invalidatePage(_ lin: UInt64) {
         if largeCached { flushTLB(); return }
-        let i = Int(truncatingIfNeeded: lin >> 12) & (tlbSize - 1)
+        let i = tlbIndex(lin)
         tlbSup[i] = TLBEntry()
         tlbUser[i] = TLBEntry()
         fetchLin = 1
@@ -141,7 +141,7 @@ extension CPU {
     /// Translates a data access, filling the TLB; raises #PF / #GP.
     func translateData(_ lin: UInt64, write: Bool, user: Bool) throws(CPUFault) -> UInt64 {
         let t = user ? tlbUser : tlbSup
-        let e = t + (Int(truncatingIfNeeded: lin >> 12) & (tlbSize - 1))
+        let e = t + (tlbIndex(lin))
         let page = lin & ~0xFFF
         if write ? e.pointee.vwtag == page : e.pointee.vtag == page {
             return e.pointee.phys | (lin & 0xFFF)
@@ -176,7 +176,7 @@ extension CPU {
     func translateFetch(_ lin: UInt64) throws(CPUFault) -> UInt64 {
         let user = cpl == 3
         let t = user ? tlbUser : tlbSup
-        let e = t + (Int(truncatingIfNeeded: lin >> 12) & (tlbSize - 1))
+        let e = t + (tlbIndex(lin))
         let page = lin & ~0xFFF
         if e.pointee.xtag == page { return e.pointee.phys | (lin & 0xFFF) }
         if eferv & 0x400 != 0 && !canonical(lin) { throw fault(13, 0) }

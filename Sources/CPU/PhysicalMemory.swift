@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 // Guest physical memory as the CPU and the board see it.
 //
 // RAM is one host buffer. Every 4 KiB page of the 32-bit physical space has a
@@ -23,25 +26,57 @@ public final class PhysicalMemory {
     /// are cached. A write to such a page must invalidate them
     /// (see `CPU.invalidateCode(page:)`).
     public let codePage: UnsafeMutablePointer<UInt8>
+    private let mapped: Bool
+
+    /// Zeroes all of RAM (a machine reset), giving the pages back to the host.
+    public func clear() {
+        if mapped {
+            _ = madvise(ram, ramSize, MADV_DONTNEED)
+        } else {
+            ram.update(repeating: 0, count: ramSize)
+        }
+    }
 
     /// `ramSize` is rounded up to a whole page; it must be at least 1 MiB.
     public init(ramSize requested: Int) {
         let size = max(1 << 20, (requested + PhysicalMemory.pageSize - 1) & ~(PhysicalMemory.pageSize - 1))
         ramSize = size
-        ram = UnsafeMutablePointer<UInt8>.allocate(capacity: size)
-        ram.initialize(repeating: 0, count: size)
-        pageKind = UnsafeMutablePointer<UInt8>.allocate(capacity: PhysicalMemory.pageCount)
-        pageKind.initialize(repeating: PageKind.device.rawValue, count: PhysicalMemory.pageCount)
-        codePage = UnsafeMutablePointer<UInt8>.allocate(capacity: PhysicalMemory.pageCount)
-        codePage.initialize(repeating: 0, count: PhysicalMemory.pageCount)
+        // An anonymous mapping: the kernel hands out zero pages lazily, so
+        // start-up cost and resident memory follow what the guest touches.
+        // It sits between two inaccessible guard pages: an access that ever
+        // strayed past either end of guest RAM would fault at once instead
+        // of reaching other host memory.
+        let guardSize = PhysicalMemory.pageSize
+        let p = mmap(nil, size + 2 * guardSize, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+        if let p = p, p != MAP_FAILED, mprotect(p + guardSize, size, PROT_READ | PROT_WRITE) == 0 {
+            ram = (p + guardSize).bindMemory(to: UInt8.self, capacity: size)
+            mapped = true
+        } else {
+            if let p = p, p != MAP_FAILED { munmap(p, size + 2 * guardSize) }
+            ram = UnsafeMutablePointer<UInt8>.allocate(capacity: size)
+            ram.initialize(repeating: 0, count: size)
+            mapped = false
+        }
+        // The page maps with memset/calloc (an element loop costs far more
+        // in instrumented builds).
+        guard let k = malloc(PhysicalMemory.pageCount), let c = calloc(PhysicalMemory.pageCount, 1) else {
+            fatalError("cannot allocate the physical page maps")
+        }
+        pageKind = k.bindMemory(to: UInt8.self, capacity: PhysicalMemory.pageCount)
+        codePage = c.bindMemory(to: UInt8.self, capacity: PhysicalMemory.pageCount)
         let ramPages = min(size >> PhysicalMemory.pageShift, PhysicalMemory.pageCount)
-        for p in 0..<ramPages { pageKind[p] = PageKind.ram.rawValue }
+        memset(k, Int32(PageKind.device.rawValue), PhysicalMemory.pageCount)
+        memset(k, Int32(PageKind.ram.rawValue), ramPages)
     }
 
     deinit {
-        ram.deallocate()
-        pageKind.deallocate()
-        codePage.deallocate()
+        if mapped {
+            munmap(UnsafeMutableRawPointer(ram) - PhysicalMemory.pageSize, ramSize + 2 * PhysicalMemory.pageSize)
+        } else {
+            ram.deallocate()
+        }
+        free(pageKind)
+        free(codePage)
     }
 
     /// Marks [start, end) (page aligned) with `kind`. Only pages inside the RAM

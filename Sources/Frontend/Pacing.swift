@@ -70,8 +70,10 @@ final class RealTimePacer {
     func advance(budgetNs: UInt64, limit: UInt64 = .max) -> PCStop? {
         let start = wallNanoseconds()
         var goal = target
-        if goal > pc.virtualTime &+ maxLagNs {
+        if goal > pc.virtualTime &+ maxLagNs && !pc.isHalted {
             // The host cannot keep up: stop trying to catch up the backlog.
+            // (A halted CPU is behind only because we slept until its next
+            // event; it catches up at once.)
             virtBase &+= goal - pc.virtualTime - maxLagNs
             goal = pc.virtualTime &+ maxLagNs
             lagged = true
@@ -134,9 +136,24 @@ func machineStateText(pc: PC, paused: Bool, stopped: String?) -> String {
     return pc.isHalted ? "halted" : "running"
 }
 
-/// Human text for a stop.
+/// Human text for a stop (window title, terminal status line).
 func describeStop(_ stop: PCStop, pc: PC) -> String {
-    if case .tripleFault(let why) = stop { return why }
-    if case .guestExit(let code) = stop { return "guest exit \(code)" }
-    return String(describing: stop)
+    switch stop {
+    case .guestExit(let code): return "guest exit, status \(code)"
+    case .haltedForever: return "halted with interrupts off"
+    case .tripleFault: return "triple fault"
+    case .resetRequested: return "guest reset (rebooting is off)"
+    case .instructionLimit: return "instruction limit"
+    case .timeLimit: return "time limit"
+    case .outputMatched: return "output matched"
+    case .stopRequested: return "stop requested"
+    case .breakpoint: return "breakpoint"
+    }
+}
+
+/// Exit status for a stop when the caller gives no mapping: the guest's
+/// own status for isa-debug-exit, 1 otherwise.
+func defaultStatus(for stop: PCStop) -> Int32 {
+    if case .guestExit(let code) = stop { return code }
+    return 1
 }

@@ -206,11 +206,14 @@ enum Runner {
         case .headless:
             return session.runHeadless()
         case .window:
-            let name = (o.kernelPath as NSString).lastPathComponent
-            return runWindow(pc: pc, title: "swiftemu - \(name)")
+            var w = WindowOptions()
+            w.afterSlice = { session.out.flush() }
+            w.statusForStop = { session.report($0) }
+            return runWindow(pc: pc, title: "swiftemu " + (o.kernelPath as NSString).lastPathComponent, options: w)
         case .terminal:
-            let name = (o.kernelPath as NSString).lastPathComponent
-            return runTerminal(pc: pc, title: "swiftemu - \(name)")
+            var t = TerminalOptions()
+            t.statusForStop = { session.report($0) }
+            return runTerminal(pc: pc, title: "swiftemu " + (o.kernelPath as NSString).lastPathComponent, options: t)
         case .debug:
             return DebugFrontend(session: session).run()
         }

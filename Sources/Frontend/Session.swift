@@ -67,18 +67,24 @@ final class Session {
             }
         }
         var needed = user
-        if o.diagnose {
+        // Diagnoses: warnings on stderr unless --diagnose off; events in the
+        // trace when its categories include diag.
+        if o.diagnose || user.contains(.diag) {
             let d = Diagnoser(pc: pc)
             needed.formUnion(Diagnoser.categories)
             let fmt = o.traceFormat
-            let sink = traceOut
-            d.onDiagnosis = { [unowned pc] diag in
-                warn("warning: [\(TraceFormat.seconds(diag.time).trimmingCharacters()) s] \(diag.message)\n    fix: \(diag.fix)")
+            let sink = user.contains(.diag) ? traceOut : nil
+            let toStderr = o.diagnose
+            let traceOnStderr = o.traceFile == nil ? traceOut : nil
+            d.onDiagnosis = { diag in
                 if let sink = sink {
                     sink.append(fmt.render(PC.StampedEvent(time: diag.time, instructions: diag.instructions, event: diag.traceEvent)))
                     sink.append(10)
                 }
-                _ = pc
+                if toStderr {
+                    traceOnStderr?.flush()
+                    warn(diag.warning)
+                }
             }
             diagnoser = d
         }
@@ -99,8 +105,12 @@ final class Session {
             diag?.observe(e)
         }
         if !needed.isDisjoint(with: [.cpu, .exc]) {
+            // IF changes are frequent (cli/sti pairs): built only when the
+            // trace shows them or the diagnoser still waits for an STI.
+            let traceCPU = user.contains(.cpu)
             pc.cpuEventHandler = { [unowned pc] ev in
-                pc.trace.emit(ev.traceEvent)
+                if case .interruptFlag = ev, !traceCPU, !(diag?.wantsInterruptFlagEvents ?? false) { return }
+                if pc.trace.wants(ev.traceCategory) { pc.trace.emit(ev.traceEvent) }
             }
         }
     }
@@ -232,18 +242,12 @@ struct ValidationErrorText: Error, CustomStringConvertible {
 func hexs(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
 
 enum Screenshot {
-    /// PNG of the current screen, drawn by the same renderer as the window.
+    /// PNG of the current screen as the VGA scans it out at this virtual time.
     static func png(_ pc: PC) -> [UInt8] {
         var r = TextRenderer()
         r.render(pc.vga.textScreen(), time: pc.virtualTime)
         let fb = r.framebuffer
-        return PNG.encode(rgba: fb.rgbaBytes(), width: fb.width, height: fb.height)
-    }
-}
-
-enum Timeline {
-    static func main(_ args: [String]) {
-        warn("timeline: not available in this build")
-        exit(64)
+        guard fb.width > 0, fb.height > 0 else { return [] }
+        return PNG.encode(pixels: fb.pixels, width: fb.width, height: fb.height)
     }
 }

@@ -16,6 +16,17 @@ struct TerminalOptions {
     /// (virtual time).
     var keyHoldNs: UInt64 = 20_000_000
     var keyGapNs: UInt64 = 10_000_000
+    /// Exit status for a stop (also the place to report it); default: the
+    /// guest's status for isa-debug-exit, else 1.
+    var statusForStop: ((PCStop) -> Int32)?
+    /// Take over `pc.onOutput` (port 0xE9 / COM1 bytes) while the terminal
+    /// runs and show the guest's last output line in the status line: output
+    /// written to the terminal itself would land in the middle of the screen.
+    var showGuestOutputInStatus = true
+    /// Called after every run slice.
+    var afterSlice: (() -> Void)?
+    /// Polled once per loop: a non-nil value ends the loop with that exit status.
+    var pollStop: (() -> Int32?)?
 }
 
 let terminalQuitHelp = "Ctrl+] quits"
@@ -170,8 +181,16 @@ private final class TerminalFrontend {
         querySize()
     }
 
+    var guestLine: [UInt8] = []
+    var guestLineDone = false
+
     func run() -> Int32 {
         pacer.rebase()
+        let previousOutput = pc.onOutput
+        if options.showGuestOutputInStatus {
+            pc.onOutput = { [unowned self] b in self.guestOutput(b) }
+        }
+        defer { if options.showGuestOutputInStatus { pc.onOutput = previousOutput } }
         while true {
             if !readInput() { return 0 }
             if stopped == nil {
@@ -187,11 +206,13 @@ private final class TerminalFrontend {
                         if resume { continue }
                     }
                     stopped = describeStop(stop, pc: pc)
-                    if case .guestExit(let c) = stop { stopCode = c } else { stopCode = 1 }
+                    stopCode = (options.statusForStop ?? defaultStatus)(stop)
                 }
                 typer.apply(upTo: pc.virtualTime, to: pc.kbc.keyboard)
+                options.afterSlice?()
                 if options.exitOnStop, let c = stopCode { draw(force: true); return c }
             }
+            if let status = options.pollStop?() { return status }
             let now = wallNanoseconds()
             if now &- lastFrameWall >= Self.frameIntervalNs || terminalResized != 0 {
                 lastFrameWall = now
@@ -199,6 +220,15 @@ private final class TerminalFrontend {
             }
             waitForWork()
         }
+    }
+
+    private func guestOutput(_ b: UInt8) {
+        if b == 0x0A || b == 0x0D {
+            if !guestLine.isEmpty { guestLineDone = true }
+            return
+        }
+        if guestLineDone { guestLine.removeAll(); guestLineDone = false }
+        if guestLine.count < 60 && b >= 0x20 && b < 0x7F { guestLine.append(b) }
     }
 
     // MARK: Input
@@ -309,7 +339,8 @@ private final class TerminalFrontend {
         shownPalette = s.palette
         shownBlink = s.blinkEnabled
         // Status line below the screen when the terminal has room.
-        let status = " \(title): \(machineStateText(pc: pc, paused: false, stopped: stopped)) — \(terminalQuitHelp) "
+        var status = " \(title): \(machineStateText(pc: pc, paused: false, stopped: stopped)) — \(terminalQuitHelp) "
+        if !guestLine.isEmpty { status += "| guest: " + String(decoding: guestLine, as: UTF8.self) + " " }
         if termRows > s.rows && (status != shownStatus || full) {
             shownStatus = status
             emit("\u{1B}[\(s.rows + 1);1H\u{1B}[0;7m\(status)\u{1B}[0m\u{1B}[K")

@@ -21,6 +21,15 @@ struct WindowOptions {
     /// Ctrl+Alt+D: called with the machine stopped in its tracks; the window
     /// resumes real-time pacing when it returns.
     var onDebugRequest: ((PC) -> Void)?
+    /// Exit status for a stop (also the place to report it); default: the
+    /// guest's status for isa-debug-exit, else 1.
+    var statusForStop: ((PCStop) -> Int32)?
+    /// Called after every run slice (e.g. to flush guest output).
+    var afterSlice: (() -> Void)?
+    /// Polled once per loop: a non-nil value ends the loop with that exit
+    /// status (e.g. a SIGINT/SIGTERM seen by the caller's signal handlers;
+    /// without them SDL turns those signals into a quit, status 0).
+    var pollStop: (() -> Int32?)?
 }
 
 /// Message for a host without a display.
@@ -132,8 +141,10 @@ private final class WindowFrontend {
             if !paused && stopped == nil {
                 if let stop = pacer.advance(budgetNs: 10_000_000) { handleStop(stop) }
                 speaker?.pump(upTo: pc.virtualTime)
+                options.afterSlice?()
                 if options.exitOnStop, let code = stopCode { return code }
             }
+            if let status = options.pollStop?() { return status }
             let now = wallNanoseconds()
             if now &- lastFrameWall >= Self.frameIntervalNs {
                 lastFrameWall = now
@@ -153,7 +164,7 @@ private final class WindowFrontend {
             if resume { return }
         }
         stopped = describeStop(stop, pc: pc)
-        if case .guestExit(let code) = stop { stopCode = code } else { stopCode = 1 }
+        stopCode = (options.statusForStop ?? defaultStatus)(stop)
         pc.kbc.keyboard.releaseAll()
         updateTitle(wallNanoseconds(), force: true)
     }

@@ -9,8 +9,8 @@ enum DiffForms {
 
     /// Cases per variant (scaled by DIFF_SCALE).
     static let nReg = 1500
-    static let nImm = 250
-    static let nMem = 500
+    static let nImm = 400
+    static let nMem = 800
 
     /// `b` for byte operands, `b + 1` otherwise (the usual opcode pairs).
     static func op(_ w: Int, _ b: UInt8) -> [UInt8] { [w == 8 ? b : b + 1] }

@@ -15,6 +15,32 @@
 // into the data window; the harness adds the host buffer address natively and
 // the guest address in the interpreter, and subtracts it again afterwards.
 
+//
+// Undefined flags: the comparison masks every flag the SDM leaves undefined
+// for the given input (see each test file's header). What the interpreter
+// leaves in them, measured with DIFF_UNDEFINED_REPORT=1 against an AMD EPYC
+// host (percentages: share of cases equal to the host):
+// - AND/OR/XOR/TEST: AF = 0 (host: the same).
+// - SHL/SHR/SAR, count != 0: AF = 0 (host: AF = 1, never equal). OF for
+//   counts > 1: SHL MSB(result) XOR CF (host 100%), SHR MSB(operand)
+//   (host ~66%), SAR 0 (host 100%). CF of SHL/SHR when the count is >= the
+//   width (8/16-bit): the last bit out of the widened shift, 0 (host 100%).
+// - ROL/ROR/RCL/RCR, counts > 1: OF by the 1-bit rule (host 100%).
+// - SHLD/SHRD: AF = 0 (host: 1); OF = MSB(result) XOR MSB(destination)
+//   for every count (host ~55-63%); 16-bit counts above 16 shift the 48-bit
+//   pattern destination:source:destination (Intel/QEMU-like; the AMD host
+//   differs, result and flags are not compared there).
+// - MUL/IMUL (all forms): SF, ZF, PF from the low half of the product,
+//   AF = 0 (host ~50%: AMD computes them otherwise).
+// - DIV/IDIV: all six flags left as they were (host: CF and OF equal,
+//   the others ~50%).
+// - BT/BTS/BTR/BTC: OF SF AF PF left as they were (host 100%).
+// - BSF/BSR: CF = OF = SF = AF = 0 and PF = 1 (host ~60% for PF, 100% for
+//   the others); with a zero source the destination is not written (the AMD
+//   documented behaviour; not compared).
+// - TZCNT/LZCNT: OF = SF = AF = 0, PF = parity of the result (host ~50%
+//   for PF and OF).
+
 import CHostExec
 import CPU
 import Foundation
@@ -116,6 +142,16 @@ extension hostexec_state {
         get { withUnsafeBytes(of: gpr) { $0.load(fromByteOffset: i * 8, as: UInt64.self) } }
         set { withUnsafeMutableBytes(of: &gpr) { $0.storeBytes(of: newValue, toByteOffset: i * 8, as: UInt64.self) } }
     }
+    /// XMM register i as (low, high) quadwords.
+    func x(_ i: Int) -> (UInt64, UInt64) {
+        withUnsafeBytes(of: xmm) { ($0.load(fromByteOffset: i * 16, as: UInt64.self), $0.load(fromByteOffset: i * 16 + 8, as: UInt64.self)) }
+    }
+    mutating func setX(_ i: Int, _ v: (UInt64, UInt64)) {
+        withUnsafeMutableBytes(of: &xmm) {
+            $0.storeBytes(of: v.0, toByteOffset: i * 16, as: UInt64.self)
+            $0.storeBytes(of: v.1, toByteOffset: i * 16 + 8, as: UInt64.self)
+        }
+    }
 }
 
 /// One test input: registers (RSP ignored), flags, and the data window.
@@ -152,6 +188,11 @@ struct Defined {
     /// One register compared under `mask` only (-1: none).
     var maskReg = -1
     var mask: UInt64 = ~0
+    /// XMM registers compared (SSE specs), bit i = XMM i.
+    var xmm: UInt16 = 0xFFFF
+    /// One XMM register compared under (low, high) masks only (-1: none).
+    var xmmMaskReg = -1
+    var xmmMask: (UInt64, UInt64) = (~0, ~0)
     init(flags: UInt64 = Fl.all, regs: UInt16 = 0xFFEF) { self.flags = flags; self.regs = regs }
     /// All flags but `undefined`.
     static func except(_ undefined: UInt64) -> Defined { Defined(flags: Fl.all & ~undefined) }
@@ -178,14 +219,28 @@ struct DiffSpec {
     var fault: ((DiffCase) -> UInt8?)? = nil
     /// Longest run of single steps (REP strings).
     var maxSteps = 4
+    /// XMM registers and MXCSR are loaded into the interpreter and compared.
+    var sse = false
+    /// MXCSR bits compared when `sse` (the control bits; add 0x3F for the
+    /// exception flags).
+    var mxcsrMask: UInt32 = 0xFFC0
+    /// Guest address of the code (default `DiffMachine.codeBase`).
+    var codeAddress: UInt64? = nil
+    /// GS base = the data window on both sides (GS-relative operands take
+    /// plain offsets).
+    var gsData = false
+    /// The guest bytes around the code mirror the host page around it
+    /// (prologue before, epilogue after), so RIP-relative loads near the
+    /// code read the same bytes on both sides.
+    var mirrorHostCode = false
 
     init(width: Int, memory: Bool = false, dataPtrs: [Int] = [], codeRelOut: [Int] = [],
-         maxSteps: Int = 4,
+         maxSteps: Int = 4, codeAddress: UInt64? = nil,
          gen: ((inout DiffRng, inout DiffCase) -> Void)? = nil,
          defined: @escaping (DiffCase, hostexec_state) -> Defined = { _, _ in Defined() },
          fault: ((DiffCase) -> UInt8?)? = nil) {
         self.width = width; self.memory = memory; self.dataPtrs = dataPtrs; self.codeRelOut = codeRelOut
-        self.maxSteps = maxSteps; self.gen = gen; self.defined = defined; self.fault = fault
+        self.maxSteps = maxSteps; self.codeAddress = codeAddress; self.gen = gen; self.defined = defined; self.fault = fault
     }
 }
 
@@ -196,6 +251,8 @@ struct DiffVariant {
     var cases: Int
     /// Registers to print in failure messages (empty: all).
     var show: [Int] = []
+    /// XMM registers to print (SSE specs).
+    var showXMM: [Int] = []
 }
 
 // MARK: the interpreter machine
@@ -247,7 +304,7 @@ final class DiffMachine {
     static let codeBase: UInt64 = 0x10000
     static let stackTop: UInt64 = 0x30000
     static let dataBase: UInt64 = 0x40000
-    static let dataSize = 4096
+    static let dataSize = 8192
     static let ramSize = 2 << 20
 
     private(set) var memory: PhysicalMemory
@@ -259,8 +316,14 @@ final class DiffMachine {
     private(set) var entry = ""
     private var code: [UInt8] = []
     private var needsRebuild = false
+    /// Where the code bytes go (a test may straddle a page boundary).
+    private(set) var codeStart = DiffMachine.codeBase
 
-    init() {
+    /// Linear page 0 is not mapped (the first 2 MiB use 4 KiB pages).
+    let unmapPageZero: Bool
+
+    init(unmapPageZero: Bool = false) {
+        self.unmapPageZero = unmapPageZero
         memory = PhysicalMemory(ramSize: DiffMachine.ramSize)
         cpu = CPU(memory: memory, bus: bus)
         build()
@@ -282,7 +345,13 @@ final class DiffMachine {
         // Page tables: PML4[0] -> PDPT -> PD with two 2 MiB pages (A and D preset).
         put64(0x1000, 0x2000 | 0x23)
         put64(0x2000, 0x3000 | 0x23)
-        put64(0x3000, 0x0000_0000 | 0xE3)
+        if unmapPageZero {
+            // PD[0] -> a page table at 0xA000 identity-mapping 4 KiB pages 1-511.
+            put64(0x3000, 0xA000 | 0x23)
+            for i in 1..<512 { put64(0xA000 + UInt64(8 * i), UInt64(i) << 12 | 0x63) }
+        } else {
+            put64(0x3000, 0x0000_0000 | 0xE3)
+        }
         put64(0x3008, 0x0020_0000 | 0xE3)
         // GDT: null, 0x08 64-bit code, 0x10 flat data.
         put64(DiffMachine.gdt + 8, 0x00AF_9B00_0000_FFFF)
@@ -393,46 +462,62 @@ final class DiffMachine {
         return true
     }
 
-    private func invalidate() {
-        let page = DiffMachine.codeBase >> 12
-        cpu.invalidateCode(page: page)
-        cpu.invalidateCode(page: page << 12)
+    /// Drops decoded code of the pages holding the code bytes.
+    /// (`invalidateCode(page:)` takes the physical address of the page.)
+    private func invalidate(_ start: UInt64 = DiffMachine.codeBase, _ count: Int = 16) {
+        var page = start >> 12
+        while page <= (start + UInt64(count)) >> 12 {
+            cpu.invalidateCode(page: page << 12)
+            page += 1
+        }
     }
 
+    /// Code goes in through `writePhysical`, the path for writes from
+    /// outside the CPU (it drops decoded instructions).
     private func writeCode() {
-        put(DiffMachine.codeBase, code + [0xF4, 0xF4, 0xF4, 0xF4])
-        invalidate()
+        let bytes = code + [0xF4, 0xF4, 0xF4, 0xF4]
+        if !cpu.writePhysical(codeStart, bytes) { put(codeStart, bytes) }
+        invalidate(codeStart, bytes.count)
     }
 
-    /// Places `bytes` at `codeBase` (followed by HLTs).
-    func load(_ bytes: [UInt8]) {
+    /// Places `bytes` at `at` (default `codeBase`), followed by HLTs.
+    func load(_ bytes: [UInt8], at: UInt64 = DiffMachine.codeBase) {
         if needsRebuild { build() }
         code = bytes
+        codeStart = at
         writeCode()
     }
 
     /// Runs the loaded bytes from `input` (data pointers already relocated,
     /// data window already in guest RAM). Returns the registers and flags
     /// after, and how it ended.
-    func run(_ input: hostexec_state, maxSteps: Int) -> (hostexec_state, DiffOutcome) {
+    func run(_ input: hostexec_state, maxSteps: Int, sse: Bool = false) -> (hostexec_state, DiffOutcome) {
         if needsRebuild { build() }
+        if sse {
+            for i in 0..<16 { cpu.setXMM(i, input.x(i)) }
+            cpu.mxcsr = input.mxcsr == 0 ? HOSTEXEC_MXCSR_DEFAULT : input.mxcsr
+        }
         for r in 0..<16 where r != 4 { cpu.setGPR(GPR(rawValue: r)!, input[r]) }
         cpu.setGPR(.rsp, DiffMachine.stackTop)
         cpu.rflags = (input.rflags & Fl.all) | 2
-        cpu.rip = DiffMachine.codeBase
+        cpu.rip = codeStart
         bus.exceptions.removeAll(keepingCapacity: true)
         bus.unimplemented.removeAll(keepingCapacity: true)
-        let end = DiffMachine.codeBase + UInt64(code.count)
+        let end = codeStart + UInt64(code.count)
         var stop = CPUStop.limit
         var steps = 0
         repeat {
             cpu.stopAt = cpu.retired &+ 1
             stop = cpu.run()
             steps += 1
-        } while stop == .limit && cpu.rip >= DiffMachine.codeBase && cpu.rip < end && steps < maxSteps
+        } while stop == .limit && cpu.rip >= codeStart && cpu.rip < end && steps < maxSteps
         var out = hostexec_state()
         for r in 0..<16 { out[r] = cpu.gpr(GPR(rawValue: r)!) }
         out.rflags = cpu.rflags
+        if sse {
+            for i in 0..<16 { out.setX(i, cpu.xmm(i)) }
+            out.mxcsr = cpu.mxcsr
+        }
         let rip = cpu.rip
         let outcome: DiffOutcome
         if stop == .limit && rip == end {
@@ -499,6 +584,8 @@ final class DiffRunner {
     /// DIFF_NATIVE_ONLY=1: run the native side only (checks the test inputs
     /// never fault natively, without an interpreter).
     let nativeOnly: Bool
+    /// DIFF_SEED=text: another deterministic input stream (for soak runs).
+    let seed: String
     /// DIFF_UNDEFINED_REPORT=1: print, per form, how the interpreter sets the
     /// flags the SDM leaves undefined (share equal to the host, share set).
     let reportUndefined: Bool
@@ -514,6 +601,7 @@ final class DiffRunner {
         hostMem.initializeMemory(as: UInt8.self, repeating: 0, count: DiffMachine.dataSize)
         inputMem.initializeMemory(as: UInt8.self, repeating: 0, count: DiffMachine.dataSize)
         reportUndefined = ProcessInfo.processInfo.environment["DIFF_UNDEFINED_REPORT"] == "1"
+        seed = ProcessInfo.processInfo.environment["DIFF_SEED"] ?? ""
         nativeOnly = ProcessInfo.processInfo.environment["DIFF_NATIVE_ONLY"] == "1"
         scale = ProcessInfo.processInfo.environment["DIFF_SCALE"].flatMap(Double.init) ?? 1
         _ = hostexec_init()
@@ -561,8 +649,29 @@ final class DiffRunner {
 
     private func runVariant(_ form: String, _ v: DiffVariant, _ spec: DiffSpec,
                             file: StaticString, line: UInt) -> Int {
-        var rng = DiffRng(name: form + "|" + v.name + "|" + DiffEnc.hex(v.code))
-        machine.load(v.code)
+        var rng = DiffRng(name: seed + form + "|" + v.name + "|" + DiffEnc.hex(v.code))
+        machine.load(v.code, at: spec.codeAddress ?? DiffMachine.codeBase)
+        if spec.mirrorHostCode {
+            _ = v.code.withUnsafeBufferPointer { hostexec_prepare($0.baseAddress, $0.count) }
+            let off = hostexec_code_offset()
+            let before = min(128, off)
+            let after = min(128, 4096 - off - v.code.count)
+            if let host = UnsafeRawPointer(bitPattern: UInt(hostexec_code_address()) - UInt(before)) {
+                let bytes = (0..<(before + v.code.count + after)).map { host.load(fromByteOffset: $0, as: UInt8.self) }
+                _ = machine.cpu.writePhysical(machine.codeStart - UInt64(before), bytes)
+            }
+        }
+        var savedGS: UInt64 = 0
+        if spec.gsData {
+            savedGS = hostexec_gs_base()
+            machine.cpu.gsBase = DiffMachine.dataBase
+        }
+        defer {
+            if spec.gsData {
+                machine.cpu.gsBase = 0
+                _ = hostexec_set_gs_base(savedGS)
+            }
+        }
         let n = max(1, Int(Double(v.cases) * scale))
         var failed = 0
         var examples: [String] = []
@@ -585,7 +694,9 @@ final class DiffRunner {
                 for r in spec.dataPtrs { host[r] = host[r] &+ hostBase }
                 if spec.memory { hostMem.copyMemory(from: inputMem, byteCount: size) }
                 var fault = hostexec_fault()
+                if spec.gsData { _ = hostexec_set_gs_base(hostBase) }
                 let sig = v.code.withUnsafeBufferPointer { hostexec_run_guarded($0.baseAddress, $0.count, &host, &fault) }
+                if spec.gsData { _ = hostexec_set_gs_base(savedGS) }
                 if sig != 0 {
                     failed += 1
                     if examples.count < 3 {
@@ -603,9 +714,9 @@ final class DiffRunner {
             var input = c.st
             for r in spec.dataPtrs { input[r] = input[r] &+ guestBase }
             if spec.memory { machine.guestData.copyMemory(from: inputMem, byteCount: size) }
-            var (emu, outcome) = machine.run(input, maxSteps: spec.maxSteps)
+            var (emu, outcome) = machine.run(input, maxSteps: spec.maxSteps, sse: spec.sse)
             for r in spec.dataPtrs { emu[r] = emu[r] &- guestBase }
-            for r in spec.codeRelOut { emu[r] = emu[r] &- DiffMachine.codeBase }
+            for r in spec.codeRelOut { emu[r] = emu[r] &- machine.codeStart }
 
             var problems: [String] = []
             if let vector {
@@ -615,8 +726,8 @@ final class DiffRunner {
                     for r in 0..<16 where r != 4 && emu[r] != c[r] {
                         problems.append("\(DiffEnc.names64[r]) changed to \(hex(emu[r])) (a fault leaves it \(hex(c[r])))")
                     }
-                    if let fr = machine.frameRIP(errorCode: false), fr != DiffMachine.codeBase {
-                        problems.append("exception frame RIP \(hex(fr)), expected the faulting instruction \(hex(DiffMachine.codeBase))")
+                    if let fr = machine.frameRIP(errorCode: false), fr != machine.codeStart {
+                        problems.append("exception frame RIP \(hex(fr)), expected the faulting instruction \(hex(machine.codeStart))")
                     }
                     if spec.memory && memcmp(machine.guestData, inputMem, size) != 0 {
                         problems.append("memory changed by a faulting instruction")
@@ -633,6 +744,18 @@ final class DiffRunner {
                         let m = r == d.maskReg ? d.mask : ~0
                         if (host[r] ^ emu[r]) & m != 0 {
                             problems.append("\(DiffEnc.names64[r]): host \(hex(host[r])) interp \(hex(emu[r]))\(m != ~0 ? " (compared under mask \(hex(m)))" : "")")
+                        }
+                    }
+                    if spec.sse {
+                        for i in 0..<16 where d.xmm & (1 << UInt16(i)) != 0 {
+                            let (h, e) = (host.x(i), emu.x(i))
+                            let m = i == d.xmmMaskReg ? d.xmmMask : (~UInt64(0), ~UInt64(0))
+                            if (h.0 ^ e.0) & m.0 != 0 || (h.1 ^ e.1) & m.1 != 0 {
+                                problems.append("xmm\(i): host \(hex128(h)) interp \(hex128(e))")
+                            }
+                        }
+                        if (host.mxcsr ^ emu.mxcsr) & spec.mxcsrMask != 0 {
+                            problems.append("mxcsr: host 0x\(String(host.mxcsr, radix: 16)) interp 0x\(String(emu.mxcsr, radix: 16))")
                         }
                     }
                     let diff = (host.rflags ^ emu.rflags) & d.flags
@@ -664,12 +787,19 @@ final class DiffRunner {
     }
 
     private func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
+    private func hex128(_ v: (UInt64, UInt64)) -> String {
+        "0x" + String(format: "%016llx_%016llx", v.1, v.0)
+    }
 
     private func describeInput(_ c: DiffCase, _ v: DiffVariant, _ spec: DiffSpec) -> String {
         let regs = v.show.isEmpty ? (0..<16).filter { $0 != 4 } : v.show
         var rs = regs.map { "\(DiffEnc.names64[$0])=\(hex(c[$0]))" }.joined(separator: " ")
         if spec.memory {
             rs += " mem[\(DiffForms.memOff)..+8]=\(hex(c.load(DiffForms.memOff, 8)))"
+        }
+        if spec.sse {
+            for i in v.showXMM { rs += " xmm\(i)=\(hex128(c.st.x(i)))" }
+            rs += " mxcsr=0x\(String(c.st.mxcsr, radix: 16))"
         }
         return "in: \(rs) flags=\(Fl.names(c.flags))"
     }

@@ -176,7 +176,7 @@ final class DiffSequenceTests: XCTestCase {
         for w in widths {
             for p in Self.producers(w) {
                 for c in cons {
-                    let v = DiffVariant(name: "\(p.name)/\(w); \(c.name)", code: p.code + c.code, cases: 48, show: [0, 1, 2, 10, 11, 12])
+                    let v = DiffVariant(name: "\(p.name)/\(w); \(c.name)", code: p.code + c.code, cases: 80, show: [0, 1, 2, 10, 11, 12])
                     let spec = DiffSpec(width: w, maxSteps: 8, gen: { rng, cs in
                         p.gen?(&rng, &cs)
                         if rng.below(8) == 0 { cs[11] = cs[10] }

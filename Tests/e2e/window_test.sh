@@ -13,23 +13,30 @@
 # Also keeps an X root-window capture (root.xwd) for a person to look at.
 #
 # Usage: Tests/e2e/window_test.sh [kernel] [swiftemu binary]
-# Defaults: build/guest/guest.elf and .build/release/swiftemu.
+# Defaults: Tests/e2e/kbd_echo.S (built here with clang and ld.lld: echoes
+# typed keys on the screen, idles in hlt) and .build/release/swiftemu.
 # Needs: Xvfb, xdotool, xwd (tools/setup.sh test installs them), python3.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-KERNEL=${1:-build/guest/guest.elf}
+KERNEL=${1:-}
 BIN=${2:-.build/release/swiftemu}
 OUT=${E2E_OUT:-build/e2e-window}
-TEXT=${E2E_TEXT:-echo hello from xdotool 42}
+mkdir -p "$OUT"
+if [ -z "$KERNEL" ]; then
+  KERNEL=$OUT/kbd_echo.elf
+  clang -target i386-unknown-none-elf -ffreestanding -nostdlib -c -I Tests/Kernels \
+    -o "$OUT/kbd_echo.o" Tests/e2e/kbd_echo.S
+  ld.lld -m elf_i386 -T Tests/Kernels/linker.ld -o "$KERNEL" "$OUT/kbd_echo.o"
+fi
+TEXT=${E2E_TEXT:-Hello from xdotool, 42!}
 MAX_IDLE_CPU_PERCENT=${E2E_MAX_IDLE_CPU:-5}
 
 for tool in Xvfb xdotool python3; do
   command -v "$tool" >/dev/null || { echo "SKIP: $tool not installed (tools/setup.sh test)"; exit 0; }
 done
 [ -x "$BIN" ] || { echo "FAIL: no emulator binary at $BIN (make build)"; exit 1; }
-[ -f "$KERNEL" ] || { echo "FAIL: no kernel at $KERNEL (make guest)"; exit 1; }
+[ -f "$KERNEL" ] || { echo "FAIL: no kernel at $KERNEL"; exit 1; }
 
-mkdir -p "$OUT"
 rm -f "$OUT"/swiftemu-*.png
 XVFB_PID=""; EMU_PID=""
 cleanup() {

@@ -1,0 +1,135 @@
+import XCTest
+import Board
+import CPU
+import Devices
+
+/// Failures the fuzzers found, each pinned down at the level where it was
+/// fixed. (The inputs themselves are replayed from fuzz/regressions/ by
+/// RobustnessFuzzInputTests.)
+final class RobustnessRegressionTests: XCTestCase {
+
+    /// A Multiboot a.out-kludge image: the header at 0x100000, `code` from
+    /// 0x100020 (the entry), `data` placed at 0x100000 + offset.
+    private func kludgeKernel(_ code: [UInt8], data: [(Int, [UInt8])] = []) -> [UInt8] {
+        let magic: UInt32 = 0x1BAD_B002, flags: UInt32 = 0x1_0000
+        var img: [UInt8] = []
+        for w in [magic, flags, 0 &- (magic &+ flags), 0x10_0000, 0x10_0000, 0, 0, 0x10_0020] {
+            for i in 0..<4 { img.append(UInt8(truncatingIfNeeded: w >> (8 * UInt32(i)))) }
+        }
+        img += code
+        for (off, bytes) in data {
+            if img.count < off + bytes.count { img += [UInt8](repeating: 0, count: off + bytes.count - img.count) }
+            img.replaceSubrange(off..<(off + bytes.count), with: bytes)
+        }
+        return img
+    }
+
+    private func machine(_ kernel: [UInt8], reboot: Bool = true) throws -> PC {
+        var c = PCConfig()
+        c.ramSize = 4 << 20
+        c.rebootOnReset = reboot
+        c.rebootOnTripleFault = reboot
+        let pc = PC(config: c)
+        try pc.load(kernel: kernel, path: "k", append: "")
+        return pc
+    }
+
+    /// lidt [0x100080]; mov esp, 0xFFFF0000; ud2 -- with #UD's gate (a trap
+    /// gate) pointing at that UD2 and the stack in unbacked address space:
+    /// every delivery succeeds, no instruction ever retires.
+    private var stormKernel: [UInt8] {
+        let code: [UInt8] = [0x0F, 0x01, 0x1D, 0x80, 0x00, 0x10, 0x00,   // lidt [0x100080]
+                             0xBC, 0x00, 0x00, 0xFF, 0xFF,               // mov esp, 0xFFFF0000
+                             0x0F, 0x0B]                                 // ud2 at 0x10002C
+        let idtr: [UInt8] = [0x37, 0x00, 0x00, 0x01, 0x10, 0x00]          // limit 7*8-1, base 0x100100
+        let gate6: [UInt8] = [0x2C, 0x00, 0x08, 0x00, 0x00, 0x8F, 0x10, 0x00]
+        return kludgeKernel(code, data: [(0x80, idtr), (0x100 + 6 * 8, gate6)])
+    }
+
+    /// Found by the cpu target (fuzz/regressions/cpu/fault-storm-*): a fault
+    /// storm kept CPU.run() from ever returning.
+    func testFaultStormEndsAtTheInstructionLimit() throws {
+        let pc = try machine(stormKernel)
+        pc.instructionLimit = 100_000
+        XCTAssertEqual(pc.run(until: .max), .instructionLimit)
+        XCTAssertEqual(pc.instructions, 100_000)
+    }
+
+    func testFaultStormLetsVirtualTimeReachTheDeadline() throws {
+        let pc = try machine(stormKernel)
+        XCTAssertNil(pc.run(until: 2_000_000), "the deadline is reached")
+        XCTAssertGreaterThanOrEqual(pc.virtualTime, 2_000_000)
+        XCTAssertEqual(pc.cpu.rip, 0x10_002C, "still storming on the UD2")
+    }
+
+    /// The CPU on its own: run() returns at stopAt during a storm.
+    func testFaultStormReturnsFromCPURunAtStopAt() throws {
+        let pc = try machine(stormKernel)
+        let cpu = pc.cpu!
+        // Execute lidt and mov esp first.
+        cpu.stopAt = cpu.retired + 2
+        XCTAssertEqual(cpu.run(), .limit)
+        cpu.stopAt = cpu.retired + 50
+        XCTAssertEqual(cpu.run(), .limit)
+        XCTAssertEqual(cpu.rip, 0x10_002C)
+    }
+
+    /// A storm is only charged after several back-to-back deliveries: an
+    /// ordinary fault, handled, costs no instruction.
+    func testSingleFaultsRetireNothingExtra() throws {
+        // ud2 -> #UD handler at 0x100030: mov al,'x'; out 0xE9,al; mov al,0; out 0xF4,al
+        let code: [UInt8] = [0x0F, 0x01, 0x1D, 0x80, 0x00, 0x10, 0x00,   // lidt [0x100080]
+                             0xBC, 0x00, 0x00, 0x20, 0x00,               // mov esp, 0x200000
+                             0x0F, 0x0B,                                 // ud2 at 0x10002C
+                             0x90, 0x90,
+                             0xB0, 0x78, 0xE6, 0xE9, 0xB0, 0x00, 0xE6, 0xF4] // handler at 0x100030
+        let idtr: [UInt8] = [0x37, 0x00, 0x00, 0x01, 0x10, 0x00]
+        let gate6: [UInt8] = [0x30, 0x00, 0x08, 0x00, 0x00, 0x8E, 0x10, 0x00]
+        let pc = try machine(kludgeKernel(code, data: [(0x80, idtr), (0x100 + 6 * 8, gate6)]))
+        var out: [UInt8] = []
+        pc.onOutput = { out.append($0) }
+        XCTAssertEqual(pc.run(until: .max), .guestExit(code: 1))
+        XCTAssertEqual(out, Array("x".utf8))
+        // lidt, mov, (ud2 faults: not retired), mov, out, mov, out
+        XCTAssertEqual(pc.instructions, 6)
+    }
+
+    /// A guest whose first instruction resets the machine (port 0x92 fast
+    /// reset) reboots forever, but every reboot takes PC.rebootNs, so a
+    /// deadline is reached.
+    func testResetLoopReachesTheDeadline() throws {
+        let pc = try machine(kludgeKernel([0xB0, 0x01, 0xE6, 0x92, 0xF4]))   // mov al,1; out 0x92,al; hlt
+        XCTAssertNil(pc.run(until: 50_000_000))
+        XCTAssertGreaterThanOrEqual(pc.resets, 4)
+        XCTAssertLessThanOrEqual(pc.resets, 6)
+    }
+
+    /// A triple fault on the very first instruction with reboot on retired
+    /// nothing at all per boot and hung the run.
+    func testTripleFaultLoopReachesTheDeadline() throws {
+        // The IDT at hand-off is the reset one (base 0, all zeros): UD2 ->
+        // #NP -> #DF -> #NP -> triple fault.
+        let pc = try machine(kludgeKernel([0x0F, 0x0B]))
+        XCTAssertNil(pc.run(until: 50_000_000))
+        XCTAssertGreaterThanOrEqual(pc.resets, 4)
+        XCTAssertEqual(pc.instructions, 0)
+
+        let stopping = try machine(kludgeKernel([0x0F, 0x0B]), reboot: false)
+        guard case .tripleFault = stopping.run(until: 50_000_000) else {
+            return XCTFail("without reboot a triple fault stops the run")
+        }
+    }
+
+    /// Guest RAM is allocated on demand: building a machine with a large RAM
+    /// commits only the pages that are written.
+    func testLargeRAMIsCommittedOnlyWhereTouched() throws {
+        let m = PhysicalMemory(ramSize: 1 << 30)
+        XCTAssertEqual(m.ramSize, 1 << 30)
+        XCTAssertEqual(m.ram[(1 << 30) - 1], 0)
+        XCTAssertEqual(m.ram[123_456_789], 0)
+        m.ram[123_456_789] = 7
+        XCTAssertEqual(m.ram[123_456_789], 7)
+        XCTAssertEqual(m.kind(ofPhysical: (1 << 30) - 4096), .ram)
+        XCTAssertEqual(m.kind(ofPhysical: 1 << 30), .device)
+    }
+}
