@@ -163,6 +163,8 @@ public final class Debugger {
         var retired: UInt64
     }
     private var recordInterrupts = false
+    /// The last interrupt or exception delivered (vector, external).
+    var lastDelivery: (vector: UInt8, external: Bool)?
     private var delivered: [DeliveredInterrupt] = []
     /// What happened during the last step (for the step report).
     private var stepNotes: [String] = []
@@ -210,6 +212,7 @@ public final class Debugger {
     private func cpuEvent(_ e: CPUEvent) {
         switch e {
         case .interrupt(let v, let external, let rip, _):
+            lastDelivery = (v, external)
             let line = external ? irqLine(forVector: v) : nil
             if external, let l = line, pulsedIRQs.contains(l) {
                 pulsedIRQs.remove(l)
@@ -233,6 +236,7 @@ public final class Debugger {
                 }
             }
         case .exception(let v, let code, let rip, let cr2):
+            lastDelivery = (v, false)
             if recordInterrupts { stepNotes.append("exception \(Debugger.exceptionName(v)) at 0x\(String(rip, radix: 16))") }
             for b in breakpoints where b.enabled {
                 switch b.kind {
@@ -632,6 +636,20 @@ public final class Debugger {
         return .machine(s)
     }
 
+    /// For frontends that run the board themselves (window, terminal):
+    /// what a stop means (nil: not a stop the user asked for, run on).
+    public func explainStop(_ r: PCStop) -> StopCause? {
+        let c = classify(r)
+        if c == nil { prepareExternalResume() }
+        return c
+    }
+
+    /// Call before a frontend runs the board again after a stop.
+    public func prepareExternalResume() {
+        pendingHits.removeAll()
+        snapshotWatches()
+    }
+
     /// What a stop of the board means; nil to keep running.
     private func classify(_ r: PCStop) -> StopCause? {
         switch r {
@@ -787,6 +805,16 @@ public final class Debugger {
     }
 
     private func finishFunction(_ interrupt: () -> Bool) -> StopCause {
+        let from = symbols.describe(linearRIP) ?? Debugger.hex(linearRIP)
+        let c = finishRun(interrupt)
+        if c == .finished {
+            let ax = codeBits == 64 ? cpu.gpr(.rax) : cpu.gpr(.rax) & 0xFFFF_FFFF
+            stepNotes.append("Run till exit from \(from); returned, \(codeBits == 64 ? "rax" : "eax") = \(Debugger.hex(ax))")
+        }
+        return c
+    }
+
+    private func finishRun(_ interrupt: () -> Bool) -> StopCause {
         if let insn = decode(at: linearRIP), insn.flow == .ret || insn.flow == .interruptReturn {
             return stepOverInterrupts(interrupt)
         }

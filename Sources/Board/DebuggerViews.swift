@@ -512,13 +512,43 @@ extension Debugger {
 
     // MARK: backtrace
 
+    /// The IDT vector whose gate points at `lin` (protected and long mode).
+    func gateVector(at lin: UInt64) -> UInt8? {
+        guard cpu.mode != .real else { return nil }
+        let size = longMode ? 16 : 8
+        let count = min((Int(cpu.idtr.limit) + 1) / size, 256)
+        guard count > 0, let table = readGuest(cpu.idtr.base, count: count * size) else { return nil }
+        for v in 0..<count {
+            let lo = Debugger.le64(table, v * size)
+            guard lo & (1 << 47) != 0 else { continue }
+            var off = (lo & 0xFFFF) | ((lo >> 48) & 0xFFFF) << 16
+            if size == 16 { off |= (Debugger.le64(table, v * size + 8) & 0xFFFF_FFFF) << 32 }
+            if off == lin { return UInt8(v) }
+        }
+        return nil
+    }
+
+    /// At the first instruction of an interrupt handler: the vector and the
+    /// interrupted RIP from the frame the CPU pushed.
+    func interruptedFrame() -> (vector: UInt8, rip: UInt64)? {
+        guard let v = gateVector(at: linearRIP) else { return nil }
+        let w = codeBits == 64 ? 8 : (codeBits == 32 ? 4 : 2)
+        let errorCode = v < 32 && [8, 10, 11, 12, 13, 14, 17, 21].contains(v)
+            && !(lastDelivery.map { $0.vector == v && $0.external } ?? false)
+        guard let rip = readWord(stackPointer &+ UInt64(errorCode ? w : 0), w) else { return nil }
+        return (v, rip)
+    }
+
     public func backtraceFrames(max: Int = 64) -> [UInt64] {
         var frames = [linearRIP]
         let w = UInt64(wordSize)
         let mask: UInt64 = codeBits == 64 ? ~0 : (codeBits == 32 ? 0xFFFF_FFFF : 0xFFFF)
         var bp = cpu.gpr(.rbp) & mask
         // The innermost frame may not be set up yet.
-        if let (sym, off) = symbols.lookup(linearRIP), sym.isFunction, let f = currentFrame() {
+        if let f = interruptedFrame() {
+            // At a handler's entry: the interrupted code, whose frame RBP still is.
+            frames.append(f.rip)
+        } else if let (sym, off) = symbols.lookup(linearRIP), sym.isFunction, let f = currentFrame() {
             frames.append(f.ret)
             if off == 0 {
                 // bp is still the caller's frame.
@@ -545,9 +575,20 @@ extension Debugger {
     func backtraceText(max: Int) -> String {
         let frames = backtraceFrames(max: max)
         var lines: [String] = []
+        let interrupted = interruptedFrame()
         for (i, a) in frames.enumerated() {
             var s = "#\(i)  " + Debugger.hexN(a, 8)
-            if let n = symbols.describe(a) { s += " in " + n } else { s += " in ??" }
+            // A return address names the function of the call before it
+            // (a call can be the last instruction of a function).
+            let interruptedAt = i == 1 && interrupted != nil
+            if i > 0 && !interruptedAt, a > 0, let (sym, off) = symbols.lookup(a &- 1) {
+                s += " in " + sym.demangled + "+0x" + String(off &+ 1, radix: 16)
+            } else if let n = symbols.describe(a) { s += " in " + n } else { s += " in ??" }
+            if i == 1, let f = interrupted {
+                s += "  (interrupted by vector 0x\(String(f.vector, radix: 16))"
+                if let l = irqLine(forVector: f.vector), lastDelivery?.external == true { s += ", IRQ\(l)" }
+                s += ")"
+            }
             lines.append(s)
         }
         if frames.count == 1 { lines.append("(no frame-pointer chain: RBP \(Debugger.hex(cpu.gpr(.rbp))))") }

@@ -201,6 +201,7 @@ enum Runner {
         let session = try Session(pc: pc, options: o)
         defer { session.finish() }
         if DebugFrontend.wanted(o) { return DebugFrontend(session: session).run() }
+        if let code = DebugFrontend.prepareFrontendMode(session: session) { return code }
         switch o.mode {
         case .headless:
             return session.runHeadless()

@@ -201,6 +201,42 @@ final class DebuggerScriptTests: XCTestCase {
         XCTAssertTrue(r.stdout.contains("mode protected32"), r.stdout)
     }
 
+    func testCtrlCStopsARunningGuestAndReturnsToThePrompt() throws {
+        let k = try Repo.kernel("spin.elf")
+        let p = Process()
+        p.executableURL = Repo.swiftemu
+        p.arguments = [k, "debug"]
+        let inPipe = Pipe(), outPipe = Pipe(), errPipe = Pipe()
+        p.standardInput = inPipe
+        p.standardOutput = outPipe
+        p.standardError = errPipe
+        try p.run()
+        addTeardownBlock { if p.isRunning { p.terminate() } }
+        var out = Data()
+        let done = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            out = outPipe.fileHandleForReading.readDataToEndOfFile()
+            done.signal()
+        }
+        inPipe.fileHandleForWriting.write(Data("continue\n".utf8))
+        usleep(1_500_000)                       // the guest spins
+        XCTAssertTrue(p.isRunning)
+        p.interrupt()                            // SIGINT, as Ctrl-C in a terminal
+        usleep(500_000)
+        inPipe.fileHandleForWriting.write(Data("info\ninfo\nquit 9\n".utf8))
+        try? inPipe.fileHandleForWriting.close()
+        XCTAssertEqual(done.wait(timeout: .now() + 60), .success)
+        p.waitUntilExit()
+        let text = String(decoding: out, as: UTF8.self)
+        XCTAssertEqual(p.terminationStatus, 9, text)
+        XCTAssertTrue(text.contains("Interrupted."), text)
+        XCTAssertTrue(text.contains("spinning"), text)
+        // Stopped: two `info` in a row show the same instruction count.
+        let counts = text.split(separator: "\n").filter { $0.hasPrefix("instructions ") }
+        XCTAssertEqual(counts.count, 2, text)
+        XCTAssertEqual(counts.first, counts.last)
+    }
+
     // MARK: the bundled guest (Embedded Swift)
 
     func testScriptedSessionOnTheSwiftGuest() throws {
