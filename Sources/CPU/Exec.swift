@@ -176,8 +176,16 @@ extension CPU {
 
     /// Software-TLB slot of a linear address (page number folded with the
     /// 4 MiB number so that buffers a power of two apart do not collide).
+    /// TLB slot of a linear address. Consecutive pages never share a slot
+    /// (the fold adds: slot(P+1) - slot(P) is 1 or 2), which the fast paths
+    /// rely on: they look up the slot of an access's first byte and compare
+    /// its tag with the page of the last byte, so an access crossing into
+    /// the next page must miss. (An XOR fold put pages 0x7FFFF and 0x80000
+    /// in one slot, and an access across 2 GiB then used the next page's
+    /// host pointer minus a few bytes: outside the RAM buffer when that page
+    /// was physical page 0.)
     @inline(__always) func tlbIndex(_ lin: UInt64) -> Int {
-        Int(truncatingIfNeeded: (lin &>> 12) ^ (lin &>> 22)) & (tlbSize - 1)
+        Int(truncatingIfNeeded: (lin &>> 12) &+ (lin &>> 22)) & (tlbSize - 1)
     }
 
     // MARK: register file
