@@ -399,8 +399,10 @@ fileprivate let loaderRAM = 4 << 20
 
 extension FuzzHarness {
     static func loader(_ bytes: [UInt8]) {
-        // The debugger reads the kernel's symbols from the same file.
-        let symbols = SymbolTable.load(elf: bytes)
+        // The debugger reads the kernel's symbols from the same file. (A
+        // stand-in demangler: the real one runs swift-demangle, a process
+        // per input.)
+        let symbols = SymbolTable.load(elf: bytes, demangler: { names in names.map { "demangled." + $0 } })
         consume(symbols.lookup(0x10_0000).map { $0.symbol.name })
         if let big = try? MultibootLoader.parse(bytes, ramSize: 3 << 30) {
             for s in big.segments {

@@ -95,6 +95,7 @@ final class RobustnessLimitsTests: XCTestCase {
             let ramPages = bytes >> 12
             let total = 0x200000
             XCTAssertEqual(t.ramEnd, bytes, "--ram \(ram)")
+            XCTAssertGreaterThan(t.skipped, 0, "the kernel's own pages and its Multiboot info are left alone")
             // The 640 KiB - 1 MiB hole: of the VGA window only the 32 KiB
             // text-mode aperture at 0xB8000 (8 pages) holds memory, the rest
             // (24 pages) reads as all ones; the ROM window (64 pages) drops

@@ -132,4 +132,36 @@ final class RobustnessRegressionTests: XCTestCase {
         XCTAssertEqual(m.kind(ofPhysical: (1 << 30) - 4096), .ram)
         XCTAssertEqual(m.kind(ofPhysical: 1 << 30), .device)
     }
+
+    /// Found by the cpu target (fuzz/regressions/cpu/tlb-slot-across-2gib):
+    /// linear pages 0x7FFFF and 0x80000 shared a TLB slot, so a write across
+    /// 2 GiB went through the second page's host pointer minus two bytes --
+    /// here two bytes before the start of the RAM buffer (the guard page
+    /// below RAM turned that into a crash). Now the access is split: two
+    /// bytes at the end of the first page's frame, two at physical 0.
+    func testAccessAcrossTwoGiBUsesBothPagesFrames() throws {
+        var c = PCConfig()
+        c.ramSize = 16 << 20
+        let pc = PC(config: c)
+        let cpu = pc.cpu!
+        let ram = pc.memory.ram
+        func put32(_ a: Int, _ v: UInt32) { for i in 0..<4 { ram[a + i] = UInt8(truncatingIfNeeded: v >> (8 * UInt32(i))) } }
+        // 4 MiB pages: 0 -> 0 (the code), 0x7FC00000 -> 0x800000, 0x80000000 -> 0.
+        put32(0x1000 + 0 * 4, 0x0000_0083)
+        put32(0x1000 + 0x1FF * 4, 0x0080_0083)
+        put32(0x1000 + 0x200 * 4, 0x0000_0083)
+        let code: [UInt8] = [0xA3, 0x00, 0x00, 0x00, 0x80,                               // mov [0x80000000], eax
+                             0xC7, 0x05, 0xFE, 0xFF, 0xFF, 0x7F, 0x44, 0x33, 0x22, 0x11, // mov dword [0x7FFFFFFE], 0x11223344
+                             0xF4]                                                    // hlt
+        for (i, b) in code.enumerated() { ram[0x10000 + i] = b }
+        cpu.enterMultiboot(entry: 0x10000, eax: 0x5555_5555, ebx: 0)
+        cpu.cr4 = 0x10            // PSE
+        cpu.cr3 = 0x1000
+        cpu.cr0 = cpu.cr0 | 0x8000_0000
+        pc.instructionLimit = 10
+        _ = pc.run(until: 1_000_000)
+        XCTAssertEqual(cpu.rip, 0x10010, "both stores executed")
+        XCTAssertEqual(Array(UnsafeBufferPointer(start: ram + 0xBF_FFFE, count: 2)), [0x44, 0x33], "the low half at the end of 0x7FFFF000's frame")
+        XCTAssertEqual(Array(UnsafeBufferPointer(start: ram, count: 4)), [0x22, 0x11, 0x55, 0x55], "the high half at physical 0")
+    }
 }
