@@ -180,15 +180,15 @@ extension CPU {
         }
     }
 
-    /// Software-TLB slot of a linear address: the page number folded with
-    /// twice the 4 MiB number, so that buffers a power of two apart do not
-    /// collide. The fold keeps adjacent pages in different slots (index(P)
-    /// and index(P+1) always differ: without a carry out of the low ten
-    /// bits they differ there; with one, index(P) is odd and index(P+1)
-    /// even), which the fast paths rely on: they compare the slot of `lin`
-    /// with the page of the access's last byte to reject page crossings.
+    /// Software-TLB slot of a linear address. Consecutive pages never share a
+    /// slot (the fold adds: slot(P+1) - slot(P) is 1 or 2, also across the
+    /// wrap from the top of the address space to page 0), which the fast
+    /// paths rely on: they look up the slot of an access's first byte and
+    /// compare its tag with the page of the last byte, so an access crossing
+    /// into the next page must miss. Folding in the 4 MiB number keeps
+    /// buffers a power of two apart out of each other's slots.
     @inline(__always) func tlbIndex(_ lin: UInt64) -> Int {
-        Int(truncatingIfNeeded: (lin &>> 12) ^ ((lin &>> 22) &<< 1)) & (tlbSize - 1)
+        Int(truncatingIfNeeded: (lin &>> 12) &+ (lin &>> 22)) & (tlbSize - 1)
     }
 
     // MARK: register file

@@ -160,7 +160,9 @@ final class DiffCrashTests: XCTestCase {
                 m.load([0x8A, 0x04, 0x25, 0x00, 0x00, 0x00, 0x00])  // mov al, [0]
                 var st = hostexec_state()
                 _ = m.run(st, maxSteps: 1)
-                let guard0 = UnsafeRawPointer(m.ram).load(fromByteOffset: -8, as: UInt64.self)
+                // Guest RAM lies between inaccessible guard pages
+                // (PhysicalMemory): a host access before or after it would
+                // end this child with SIGSEGV, which fails the test.
                 let low0 = UnsafeRawPointer(m.ram).load(as: UInt64.self)
                 m.load(code)
                 st[11] = r11
@@ -169,8 +171,6 @@ final class DiffCrashTests: XCTestCase {
                 let (out, outcome) = m.run(st, maxSteps: 1, sse: true)
                 XCTAssertEqual(outcome, .exception(14), "\(name): \(outcome.text), rax=0x\(String(out[0], radix: 16))")
                 XCTAssertEqual(UnsafeRawPointer(m.ram).load(as: UInt64.self), low0, "\(name): guest RAM at 0 changed")
-                XCTAssertEqual(UnsafeRawPointer(m.ram).load(fromByteOffset: -8, as: UInt64.self), guard0,
-                               "\(name): the 8 host bytes before guest RAM changed (host heap corrupted)")
                 XCTAssertEqual(m.cpu.cr2, r11, "\(name): CR2")
             }
         }
