@@ -38,6 +38,25 @@ enum Op: UInt16 {
     case sse, x87, grp15
     case bcd
     case bound, arpl
+    // Forms of the commonest instructions specialised by operand size and
+    // operand kind when a block is built (`CPU.specialise`); the decoder
+    // itself never produces them.
+    case movRR64, movRR32, movRrR64, movRrR32, ld64, ld32, st64, st32
+    case aluRR64, aluRR32, aluRI64, aluRI32, aluLd64, aluLd32
+}
+
+extension Op {
+    /// The decoder's operation for a specialised form (itself otherwise).
+    var generic: Op {
+        switch self {
+        case .movRR64, .movRR32, .st64, .st32: return .movRmR
+        case .movRrR64, .movRrR32, .ld64, .ld32: return .movRRm
+        case .aluRR64, .aluRR32: return .aluRmR
+        case .aluRI64, .aluRI32: return .aluRmI
+        case .aluLd64, .aluLd32: return .aluRRm
+        default: return self
+        }
+    }
 }
 
 /// A directory entry of the decoded-block cache.

@@ -131,6 +131,7 @@ extension CPU {
         if poolUsed + maxBlock > poolSize { flushBlocks() }
         let start = poolUsed
         pool[poolUsed] = scratch.pointee
+        specialise(pool + poolUsed)
         poolUsed += 1
         markCode(pa, Int(scratch.pointee.len))
         var n = 1
@@ -146,6 +147,7 @@ extension CPU {
             do { ok = try decode(scratch, lin: lin &+ off, pa: npa) } catch { ok = false }
             if !ok { break }
             pool[poolUsed] = scratch.pointee
+            specialise(pool + poolUsed)
             poolUsed += 1
             markCode(npa, Int(scratch.pointee.len))
             n += 1
@@ -156,6 +158,32 @@ extension CPU {
         be.pointee = BlockEntry(tag: pa << 2 | codeMode, start: Int32(start), count: Int32(n),
                                 gen: pageGen[Int(truncatingIfNeeded: pa >> 12)])
         return pool + start
+    }
+
+    /// Replaces the operation of a cached record by its form specialised
+    /// for the operand size and kind (register or memory), so the commonest
+    /// instructions skip those tests when they run. Only 32- and 64-bit
+    /// forms without prefixes that change their meaning are specialised.
+    func specialise(_ p: UnsafeMutablePointer<DInsn>) {
+        let d = p.pointee
+        if d.pfx & P.lock != 0 { return }
+        let w: Bool
+        switch d.osz {
+        case 8: w = true
+        case 4: w = false
+        default: return
+        }
+        let m = d.mem != 0
+        let op: Op
+        switch d.op {
+        case .movRmR: op = m ? (w ? .st64 : .st32) : (w ? .movRR64 : .movRR32)
+        case .movRRm: op = m ? (w ? .ld64 : .ld32) : (w ? .movRrR64 : .movRrR32)
+        case .aluRmR: if m { return }; op = w ? .aluRR64 : .aluRR32
+        case .aluRmI: if m { return }; op = w ? .aluRI64 : .aluRI32
+        case .aluRRm: if !m { return }; op = w ? .aluLd64 : .aluLd32
+        default: return
+        }
+        p.pointee.op = op
     }
 
     /// Instructions after which decoding a block stops (control always or
@@ -521,6 +549,32 @@ extension CPU {
     func exec(_ dp: UnsafeMutablePointer<DInsn>) throws(CPUFault) {
         let d = DRef(p: dp)
         switch d.op {
+        case .movRR64: gw(d.rm, gr(d.reg) as UInt64)
+        case .movRR32: gw(d.rm, gr(d.reg) as UInt32)
+        case .movRrR64: gw(d.reg, gr(d.rm) as UInt64)
+        case .movRrR32: gw(d.reg, gr(d.rm) as UInt32)
+        case .ld64: gw(d.reg, try rd(ea(d)) as UInt64)
+        case .ld32: gw(d.reg, try rd(ea(d)) as UInt32)
+        case .st64: try wr(ea(d), gr(d.reg) as UInt64)
+        case .st32: try wr(ea(d), gr(d.reg) as UInt32)
+        case .aluRR64:
+            let r = aluOp(d.sub, gr(d.rm) as UInt64, gr(d.reg) as UInt64)
+            if d.sub != 7 { gw(d.rm, r) }
+        case .aluRR32:
+            let r = aluOp(d.sub, gr(d.rm) as UInt32, gr(d.reg) as UInt32)
+            if d.sub != 7 { gw(d.rm, r) }
+        case .aluRI64:
+            let r = aluOp(d.sub, gr(d.rm) as UInt64, d.imm)
+            if d.sub != 7 { gw(d.rm, r) }
+        case .aluRI32:
+            let r = aluOp(d.sub, gr(d.rm) as UInt32, UInt32(truncatingIfNeeded: d.imm))
+            if d.sub != 7 { gw(d.rm, r) }
+        case .aluLd64:
+            let r = aluOp(d.sub, gr(d.reg) as UInt64, try rd(ea(d)) as UInt64)
+            if d.sub != 7 { gw(d.reg, r) }
+        case .aluLd32:
+            let r = aluOp(d.sub, gr(d.reg) as UInt32, try rd(ea(d)) as UInt32)
+            if d.sub != 7 { gw(d.reg, r) }
         case .movRmR:
             switch d.osz {
             case 1: try wrRM(d, gr(d.reg) as UInt8)
