@@ -43,6 +43,8 @@ enum Op: UInt16 {
     // itself never produces them.
     case movRR64, movRR32, movRrR64, movRrR32, ld64, ld32, st64, st32
     case aluRR64, aluRR32, aluRI64, aluRI32, aluLd64, aluLd32
+    case shlRI64, shlRI32, shrRI64, shrRI32, sarRI64, sarRI32
+    case lea64, lea32, push64, pop64, call64, ret64
 }
 
 extension Op {
@@ -54,6 +56,12 @@ extension Op {
         case .aluRR64, .aluRR32: return .aluRmR
         case .aluRI64, .aluRI32: return .aluRmI
         case .aluLd64, .aluLd32: return .aluRRm
+        case .shlRI64, .shlRI32, .shrRI64, .shrRI32, .sarRI64, .sarRI32: return .shiftRm
+        case .lea64, .lea32: return .lea
+        case .push64: return .pushR
+        case .pop64: return .popR
+        case .call64: return .callRel
+        case .ret64: return .ret
         default: return self
         }
     }
