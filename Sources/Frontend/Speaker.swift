@@ -119,7 +119,7 @@ final class SpeakerOutput {
 
     deinit {
         synth.detach()
-        if device != 0 { SDL_CloseAudioDevice(device) }
+        if device != 0 { close() }
     }
 
     func restart() {
@@ -127,13 +127,24 @@ final class SpeakerOutput {
         if device != 0 { SDL_ClearQueuedAudio(device) }
     }
 
+    /// Virtual time since which the speaker has been silent (nil: sounding).
+    private var silentSince: UInt64?
+    /// After this much silence the device is closed again (SDL's audio
+    /// thread and its device hot-plug polling stop with it).
+    static let closeAfterNs: UInt64 = 2_000_000_000
+
     /// Produces and queues the samples up to virtual time `t`.
     func pump(upTo t: UInt64) {
         guard synth.audible else {
             // Silent: skip ahead without producing or queueing anything.
             synth.skip(to: t)
+            if device != 0 {
+                if silentSince == nil { silentSince = t }
+                if let s = silentSince, t &- s >= Self.closeAfterNs, SDL_GetQueuedAudioSize(device) == 0 { close() }
+            }
             return
         }
+        silentSince = nil
         if device == 0 && !failed { open() }
         buffer.removeAll(keepingCapacity: true)
         synth.render(upTo: t, into: &buffer)
@@ -161,8 +172,21 @@ final class SpeakerOutput {
         want.samples = 512
         var have = SDL_AudioSpec()
         device = SDL_OpenAudioDevice(nil, 0, &want, &have, 0)
-        if device == 0 { failed = true; return }
+        if device == 0 {
+            // No audio device: the speaker stays silent, and the audio
+            // subsystem is shut again so no thread keeps polling for one.
+            failed = true
+            SDL_QuitSubSystem(UInt32(SDL_INIT_AUDIO))
+            return
+        }
         SDL_PauseAudioDevice(device, 0)
+    }
+
+    private func close() {
+        SDL_CloseAudioDevice(device)
+        device = 0
+        silentSince = nil
+        SDL_QuitSubSystem(UInt32(SDL_INIT_AUDIO))
     }
 }
 
