@@ -148,6 +148,20 @@ public struct GDBFramer {
             case .skip(let n):
                 buffer.removeFirst(n)
             case .overflow:
+                // The oversized packet's '#cc' may already be in the buffer
+                // (past the limit, where parse stops looking): drop up to it.
+                if let h = buffer.firstIndex(of: UInt8(ascii: "#")) {
+                    let digits = buffer.count - (h + 1)
+                    if digits >= 2 {
+                        buffer.removeFirst(h + 3)
+                        frames.append(.oversized)
+                        continue
+                    }
+                    buffer.removeAll()
+                    discarding = true
+                    discardTail = 2 - digits
+                    return frames
+                }
                 buffer.removeAll()
                 discarding = true
                 discardTail = -1
