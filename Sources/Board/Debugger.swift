@@ -163,6 +163,8 @@ public final class Debugger {
         var retired: UInt64
     }
     private var recordInterrupts = false
+    /// The last interrupt or exception delivered (vector, external).
+    var lastDelivery: (vector: UInt8, external: Bool)?
     private var delivered: [DeliveredInterrupt] = []
     /// What happened during the last step (for the step report).
     private var stepNotes: [String] = []
@@ -210,6 +212,7 @@ public final class Debugger {
     private func cpuEvent(_ e: CPUEvent) {
         switch e {
         case .interrupt(let v, let external, let rip, _):
+            lastDelivery = (v, external)
             let line = external ? irqLine(forVector: v) : nil
             if external, let l = line, pulsedIRQs.contains(l) {
                 pulsedIRQs.remove(l)
@@ -226,10 +229,14 @@ public final class Debugger {
                     hit(b, "interrupt vector 0x\(String(v, radix: 16)) delivered" + (external ? " (external" + (line.map { ", IRQ\($0))" } ?? ")") : " (INT n)"))
                 case .irq(let n) where external && line == n:
                     hit(b, "IRQ\(n) delivered on vector 0x\(String(v, radix: 16))")
+                case .exception(let n) where !external && n == v && (v == 1 || v == 3 || v == 4):
+                    // INT1, INT3 and INTO raise #DB, #BP and #OF as traps.
+                    hit(b, "exception \(Debugger.exceptionName(v)) (INT instruction) at RIP 0x\(String(rip, radix: 16))")
                 default: break
                 }
             }
         case .exception(let v, let code, let rip, let cr2):
+            lastDelivery = (v, false)
             if recordInterrupts { stepNotes.append("exception \(Debugger.exceptionName(v)) at 0x\(String(rip, radix: 16))") }
             for b in breakpoints where b.enabled {
                 switch b.kind {
@@ -276,8 +283,58 @@ public final class Debugger {
         let sp = cpu.gpr(.rsp)
         return codeBits == 64 ? sp : (codeBits == 32 ? sp & 0xFFFF_FFFF : sp & 0xFFFF)
     }
+    /// Guest memory for the debugger and the GDB stub: virtual addresses
+    /// go through the current paging (no side effects on A/D bits); only
+    /// RAM, ROM and the VGA window are readable, so a bad address is an
+    /// error rather than a page of open-bus bytes.
+    public func readGuest(_ addr: UInt64, count: Int, physical: Bool = false) -> [UInt8]? {
+        guard count >= 0, count <= 1 << 24 else { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(count)
+        var i = 0
+        while i < count {
+            let a = addr &+ UInt64(i)
+            if i > 0 && a == 0 { return nil }   // wrapped around
+            let pa: UInt64
+            if physical {
+                pa = a
+            } else {
+                if cpu.efer & 0x400 == 0 && a > 0xFFFF_FFFF { return nil }
+                guard let p = cpu.translate(linear: a) else { return nil }
+                pa = p
+            }
+            let n = min(count - i, 4096 - Int(a & 0xFFF), 4096 - Int(pa & 0xFFF))
+            if let b = cpu.readPhysical(pa, count: n) {
+                out += b
+            } else if pa >= 0xA0000 && pa &+ UInt64(n) <= 0xC0000 {
+                pc.clock.now = pc.virtualTime
+                for k in 0..<n { out.append(UInt8(truncatingIfNeeded: pc.deviceRead(pa &+ UInt64(k), size: 1))) }
+            } else {
+                return nil
+            }
+            i += n
+        }
+        return out
+    }
+
+    /// Writes guest memory (RAM only); false when any byte is not writable RAM.
+    public func writeGuest(_ addr: UInt64, _ bytes: [UInt8]) -> Bool {
+        // Check the whole range first so a failed write changes nothing.
+        var i = 0
+        while i < bytes.count {
+            let a = addr &+ UInt64(i)
+            if cpu.efer & 0x400 == 0 && a > 0xFFFF_FFFF { return false }
+            guard let pa = cpu.translate(linear: a) else { return false }
+            let n = min(bytes.count - i, 4096 - Int(a & 0xFFF), 4096 - Int(pa & 0xFFF))
+            guard cpu.readPhysical(pa, count: n) != nil || (pa >= 0xA0000 && pa &+ UInt64(n) <= 0xC0000) else { return false }
+            i += n
+        }
+        pc.clock.now = pc.virtualTime
+        return cpu.writeLinear(addr, bytes)
+    }
+
     func readWord(_ addr: UInt64, _ size: Int) -> UInt64? {
-        guard let b = cpu.readLinear(addr, count: size) else { return nil }
+        guard let b = readGuest(addr, count: size) else { return nil }
         var v: UInt64 = 0
         for (i, x) in b.enumerated() { v |= UInt64(x) << UInt64(8 * i) }
         return v
@@ -288,7 +345,7 @@ public final class Debugger {
     func decode(at lin: UInt64) -> DisassembledInstruction? {
         var bytes: [UInt8] = []
         for i in 0..<15 {
-            guard let b = cpu.readLinear(lin &+ UInt64(i), count: 1) else { break }
+            guard let b = readGuest(lin &+ UInt64(i), count: 1) else { break }
             bytes.append(b[0])
         }
         if bytes.isEmpty { return nil }
@@ -517,7 +574,7 @@ public final class Debugger {
     private func snapshotWatches() {
         watchSnapshot.removeAll()
         for b in breakpoints {
-            if case .watch(let a, let len, _) = b.kind, let bytes = cpu.readLinear(a, count: Int(min(len, 64))) {
+            if case .watch(let a, let len, _) = b.kind, let bytes = readGuest(a, count: Int(min(len, 64))) {
                 watchSnapshot[b.id] = bytes
             }
         }
@@ -579,6 +636,20 @@ public final class Debugger {
         return .machine(s)
     }
 
+    /// For frontends that run the board themselves (window, terminal):
+    /// what a stop means (nil: not a stop the user asked for, run on).
+    public func explainStop(_ r: PCStop) -> StopCause? {
+        let c = classify(r)
+        if c == nil { prepareExternalResume() }
+        return c
+    }
+
+    /// Call before a frontend runs the board again after a stop.
+    public func prepareExternalResume() {
+        pendingHits.removeAll()
+        snapshotWatches()
+    }
+
     /// What a stop of the board means; nil to keep running.
     private func classify(_ r: PCStop) -> StopCause? {
         switch r {
@@ -627,7 +698,7 @@ public final class Debugger {
             for i in breakpoints.indices where breakpoints[i].enabled {
                 guard case .watch(let a, let len, let kind) = breakpoints[i].kind,
                       addr >= a && addr < a &+ len else { continue }
-                let now = cpu.readLinear(a, count: Int(min(len, 64)))
+                let now = readGuest(a, count: Int(min(len, 64)))
                 let old = watchSnapshot[breakpoints[i].id]
                 if kind == .read && now != nil && old != nil && now != old {
                     // A write, not a read: rwatch ignores it.
@@ -662,6 +733,9 @@ public final class Debugger {
     private func stepOverInterrupts(_ interrupt: () -> Bool) -> StopCause {
         for _ in 0..<64 {
             let start = cpu.retired
+            // In HLT the instruction has executed already: the step is the
+            // wait for the interrupt that wakes the CPU.
+            let wasHalted = cpu.halted
             recordInterrupts = true
             delivered.removeAll()
             let c = runLoop(instructions: 1, interrupt: interrupt)
@@ -675,7 +749,7 @@ public final class Debugger {
             let c2 = runLoop(temps: [d.returnLinear: { [unowned self] in self.stackPointer >= sp }], interrupt: interrupt)
             guard c2 == .finished else { return c2 }
             // The instruction had retired before the interrupt came: done.
-            if d.retired > start { return .finished }
+            if d.retired > start || wasHalted { return .finished }
         }
         return .finished
     }
@@ -699,22 +773,48 @@ public final class Debugger {
         let sp = stackPointer
         let bp = codeBits == 64 ? cpu.gpr(.rbp) : cpu.gpr(.rbp) & (codeBits == 32 ? 0xFFFF_FFFF : 0xFFFF)
         guard let (sym, off) = symbols.lookup(linearRIP), sym.isFunction else { return nil }
-        if off == 0, let r = readWord(sp, Int(w)) { return (r, sp &+ w) }
-        guard let pro = cpu.readLinear(sym.address, count: 4), pro[0] == 0x55 else { return nil }
+        if off == 0 {
+            // At the entry the return address is on top of the stack, if
+            // this code was called at all (an interrupt stub or a jump
+            // target has something else there).
+            guard let r = readWord(sp, Int(w)), isReturnAddress(r) else { return nil }
+            return (r, sp &+ w)
+        }
+        guard let pro = readGuest(sym.address, count: 4), pro[0] == 0x55 else { return nil }
         let movLen: UInt64
         if codeBits == 64 && pro[1] == 0x48 && (pro[2] == 0x89 && pro[3] == 0xE5 || pro[2] == 0x8B && pro[3] == 0xEC) { movLen = 3 }
         else if codeBits != 64 && (pro[1] == 0x89 && pro[2] == 0xE5 || pro[1] == 0x8B && pro[2] == 0xEC) { movLen = 2 }
         else { return nil }
         if off < 1 + movLen {
             // After push rbp, before mov rbp, rsp.
-            guard let r = readWord(sp &+ w, Int(w)) else { return nil }
+            guard let r = readWord(sp &+ w, Int(w)), isReturnAddress(r) else { return nil }
             return (r, sp &+ 2 &* w)
         }
-        guard let r = readWord(bp &+ w, Int(w)) else { return nil }
+        guard let r = readWord(bp &+ w, Int(w)), isReturnAddress(r) else { return nil }
         return (r, bp &+ 2 &* w)
     }
 
+    /// Whether a CALL instruction ends right before `addr`.
+    func isReturnAddress(_ addr: UInt64) -> Bool {
+        let lin = codeBits == 64 ? addr : (cpu.segment(.cs).base &+ addr) & linearMask
+        for len in [5, 2, 3, 6, 7, 4, 8, 9] {
+            guard lin >= UInt64(len), let i = decode(at: lin &- UInt64(len)) else { continue }
+            if i.length == len && i.flow == .call { return true }
+        }
+        return false
+    }
+
     private func finishFunction(_ interrupt: () -> Bool) -> StopCause {
+        let from = symbols.describe(linearRIP) ?? Debugger.hex(linearRIP)
+        let c = finishRun(interrupt)
+        if c == .finished {
+            let ax = codeBits == 64 ? cpu.gpr(.rax) : cpu.gpr(.rax) & 0xFFFF_FFFF
+            stepNotes.append("Run till exit from \(from); returned, \(codeBits == 64 ? "rax" : "eax") = \(Debugger.hex(ax))")
+        }
+        return c
+    }
+
+    private func finishRun(_ interrupt: () -> Bool) -> StopCause {
         if let insn = decode(at: linearRIP), insn.flow == .ret || insn.flow == .interruptReturn {
             return stepOverInterrupts(interrupt)
         }

@@ -148,24 +148,12 @@ public struct GDBFramer {
             case .skip(let n):
                 buffer.removeFirst(n)
             case .overflow:
-                // The oversized packet's '#cc' may already be in the buffer
-                // (past the limit, where parse stops looking): drop up to it.
-                if let h = buffer.firstIndex(of: UInt8(ascii: "#")) {
-                    let digits = buffer.count - (h + 1)
-                    if digits >= 2 {
-                        buffer.removeFirst(h + 3)
-                        frames.append(.oversized)
-                        continue
-                    }
-                    buffer.removeAll()
-                    discarding = true
-                    discardTail = 2 - digits
-                    return frames
-                }
+                // Drop the packet up to its '#cc', which may already be here.
+                let rest = Array(buffer.dropFirst())
                 buffer.removeAll()
                 discarding = true
                 discardTail = -1
-                return frames
+                return frames + feed(rest)
             }
         }
         return frames
@@ -277,10 +265,10 @@ public final class GDBServer {
                 send("E01"); return nil
             }
             let len = min(n, GDBPacket.advertisedSize / 2)
-            guard let bytes = cpu.readLinear(a, count: len) else {
+            guard let bytes = debugger.readGuest(a, count: len) else {
                 // Partial reads: as much as is mapped.
                 var got: [UInt8] = []
-                while got.count < len, let b = cpu.readLinear(a &+ UInt64(got.count), count: 1) { got.append(b[0]) }
+                while got.count < len, let b = debugger.readGuest(a &+ UInt64(got.count), count: 1) { got.append(b[0]) }
                 send(got.isEmpty ? "E14" : GDBServer.hexBytes(got))
                 return nil
             }
@@ -290,14 +278,14 @@ public final class GDBServer {
             let head = parts.first?.split(separator: ",") ?? []
             guard parts.count == 2, head.count == 2, let a = UInt64(head[0], radix: 16), let n = Int(head[1], radix: 16),
                   let data = GDBServer.parseHex(String(parts[1])), data.count == n else { send("E01"); return nil }
-            send(cpu.writeLinear(a, data) ? "OK" : "E14")
+            send(debugger.writeGuest(a, data) ? "OK" : "E14")
         case "X":
             guard let colon = p.firstIndex(of: UInt8(ascii: ":")) else { send("E01"); return nil }
             let head = String(decoding: p[1..<colon], as: UTF8.self).split(separator: ",")
             guard head.count == 2, let a = UInt64(head[0], radix: 16), let n = Int(head[1], radix: 16) else { send("E01"); return nil }
             let data = GDBPacket.unescape(p[(colon + 1)...])
             guard data.count == n else { send("E01"); return nil }
-            send(n == 0 || cpu.writeLinear(a, data) ? "OK" : "E14")
+            send(n == 0 || debugger.writeGuest(a, data) ? "OK" : "E14")
         case "Z", "z":
             send(breakpointPacket(s))
         case "c", "C":

@@ -123,7 +123,11 @@ extension Debugger {
             return tssText()
         case .page(let e):
             switch value(e) {
-            case .success(let a): return ok(pageWalkText(a))
+            case .success(let a):
+                if cpu.cr0 & 0x8000_0000 == 0 && a > 0xFFFF_FFFF {
+                    return err("\(Debugger.hex(a)) is beyond the 32-bit linear address space (paging is off)")
+                }
+                return ok(pageWalkText(a))
             case .failure(let x): return err(x.description)
             }
         case .device(let d):
@@ -388,7 +392,7 @@ extension Debugger {
     // MARK: memory
 
     func readMemory(_ addr: UInt64, _ count: Int, physical: Bool) -> [UInt8]? {
-        physical ? cpu.readPhysical(addr, count: count) : cpu.readLinear(addr, count: count)
+        readGuest(addr, count: count, physical: physical)
     }
 
     func examine(_ spec: ExamineSpec, _ addr: UInt64) -> CommandResult {
@@ -508,13 +512,43 @@ extension Debugger {
 
     // MARK: backtrace
 
+    /// The IDT vector whose gate points at `lin` (protected and long mode).
+    func gateVector(at lin: UInt64) -> UInt8? {
+        guard cpu.mode != .real else { return nil }
+        let size = longMode ? 16 : 8
+        let count = min((Int(cpu.idtr.limit) + 1) / size, 256)
+        guard count > 0, let table = readGuest(cpu.idtr.base, count: count * size) else { return nil }
+        for v in 0..<count {
+            let lo = Debugger.le64(table, v * size)
+            guard lo & (1 << 47) != 0 else { continue }
+            var off = (lo & 0xFFFF) | ((lo >> 48) & 0xFFFF) << 16
+            if size == 16 { off |= (Debugger.le64(table, v * size + 8) & 0xFFFF_FFFF) << 32 }
+            if off == lin { return UInt8(v) }
+        }
+        return nil
+    }
+
+    /// At the first instruction of an interrupt handler: the vector and the
+    /// interrupted RIP from the frame the CPU pushed.
+    func interruptedFrame() -> (vector: UInt8, rip: UInt64)? {
+        guard let v = gateVector(at: linearRIP) else { return nil }
+        let w = codeBits == 64 ? 8 : (codeBits == 32 ? 4 : 2)
+        let errorCode = v < 32 && [8, 10, 11, 12, 13, 14, 17, 21].contains(v)
+            && !(lastDelivery.map { $0.vector == v && $0.external } ?? false)
+        guard let rip = readWord(stackPointer &+ UInt64(errorCode ? w : 0), w) else { return nil }
+        return (v, rip)
+    }
+
     public func backtraceFrames(max: Int = 64) -> [UInt64] {
         var frames = [linearRIP]
         let w = UInt64(wordSize)
         let mask: UInt64 = codeBits == 64 ? ~0 : (codeBits == 32 ? 0xFFFF_FFFF : 0xFFFF)
         var bp = cpu.gpr(.rbp) & mask
         // The innermost frame may not be set up yet.
-        if let (sym, off) = symbols.lookup(linearRIP), sym.isFunction, let f = currentFrame() {
+        if let f = interruptedFrame() {
+            // At a handler's entry: the interrupted code, whose frame RBP still is.
+            frames.append(f.rip)
+        } else if let (sym, off) = symbols.lookup(linearRIP), sym.isFunction, let f = currentFrame() {
             frames.append(f.ret)
             if off == 0 {
                 // bp is still the caller's frame.
@@ -541,9 +575,20 @@ extension Debugger {
     func backtraceText(max: Int) -> String {
         let frames = backtraceFrames(max: max)
         var lines: [String] = []
+        let interrupted = interruptedFrame()
         for (i, a) in frames.enumerated() {
             var s = "#\(i)  " + Debugger.hexN(a, 8)
-            if let n = symbols.describe(a) { s += " in " + n } else { s += " in ??" }
+            // A return address names the function of the call before it
+            // (a call can be the last instruction of a function).
+            let interruptedAt = i == 1 && interrupted != nil
+            if i > 0 && !interruptedAt, a > 0, let (sym, off) = symbols.lookup(a &- 1) {
+                s += " in " + sym.demangled + "+0x" + String(off &+ 1, radix: 16)
+            } else if let n = symbols.describe(a) { s += " in " + n } else { s += " in ??" }
+            if i == 1, let f = interrupted {
+                s += "  (interrupted by vector 0x\(String(f.vector, radix: 16))"
+                if let l = irqLine(forVector: f.vector), lastDelivery?.external == true { s += ", IRQ\(l)" }
+                s += ")"
+            }
             lines.append(s)
         }
         if frames.count == 1 { lines.append("(no frame-pointer chain: RBP \(Debugger.hex(cpu.gpr(.rbp))))") }
@@ -556,7 +601,7 @@ extension Debugger {
 
     func gdtText() -> CommandResult {
         let base = cpu.gdtr.base, limit = Int(cpu.gdtr.limit)
-        guard let table = cpu.readLinear(base, count: limit + 1) else {
+        guard let table = readGuest(base, count: limit + 1) else {
             return CommandResult(output: "cannot read the GDT at \(Debugger.hex(base)) (limit \(Debugger.hex(UInt64(limit))))", isError: true)
         }
         var lines = ["GDT base \(Debugger.hex(base)) limit \(Debugger.hexN(UInt64(limit), 4)) (\((limit + 1) / 8) slots)"]
@@ -605,7 +650,7 @@ extension Debugger {
         if cpu.mode == .real {
             var lines = ["IVT base \(Debugger.hex(base)) limit \(Debugger.hexN(UInt64(limit), 4)) (real mode)"]
             for v in (only.map { $0...$0 } ?? 0...255) where v * 4 + 3 <= limit {
-                guard let e = cpu.readLinear(base &+ UInt64(v * 4), count: 4) else { break }
+                guard let e = readGuest(base &+ UInt64(v * 4), count: 4) else { break }
                 let off = UInt64(e[0]) | UInt64(e[1]) << 8, seg = UInt64(e[2]) | UInt64(e[3]) << 8
                 if only == nil && off == 0 && seg == 0 { continue }
                 lines.append("  \(Debugger.hexN(UInt64(v), 2))  \(Debugger.hexN(seg, 4)):\(Debugger.hexN(off, 4))")
@@ -620,7 +665,7 @@ extension Debugger {
                 if only != nil { lines.append("  vector \(v) is beyond the IDT limit") }
                 break
             }
-            guard let e = cpu.readLinear(base &+ UInt64(v * size), count: size) else {
+            guard let e = readGuest(base &+ UInt64(v * size), count: size) else {
                 lines.append("  cannot read the IDT at \(Debugger.hex(base &+ UInt64(v * size)))")
                 break
             }
@@ -654,7 +699,7 @@ extension Debugger {
             lines.append("(no TSS loaded: LTR was never executed)")
         }
         if longMode {
-            guard let t = cpu.readLinear(base, count: 104) else {
+            guard let t = readGuest(base, count: 104) else {
                 return CommandResult(output: lines.joined(separator: "\n") + "\ncannot read the TSS", isError: true)
             }
             func q(_ o: Int) -> UInt64 { Debugger.le64(t, o) }
@@ -662,7 +707,7 @@ extension Debugger {
             for i in 1...7 { lines.append("  ist\(i) " + Debugger.hex64(q(36 + (i - 1) * 8))) }
             lines.append("  I/O map base " + Debugger.hexN(UInt64(t[102]) | UInt64(t[103]) << 8, 4))
         } else {
-            guard let t = cpu.readLinear(base, count: 104) else {
+            guard let t = readGuest(base, count: 104) else {
                 return CommandResult(output: lines.joined(separator: "\n") + "\ncannot read the TSS", isError: true)
             }
             func d(_ o: Int) -> UInt64 { Debugger.le64(t, o) & 0xFFFF_FFFF }

@@ -48,6 +48,8 @@ public struct PCConfig {
 /// IDT -> the guest's handler writes EOI to port 0x20 -> `pics.ioWrite`.
 public final class PC {
     public static let defaultNsPerInstruction: UInt64 = 10
+    /// Where the loader's flat GDT lives (in the BIOS area, reserved in the memory map).
+    static let firmwareGDT = 0xFFF00
 
     public let config: PCConfig
     public let memory: PhysicalMemory
@@ -227,6 +229,15 @@ public final class PC {
             for (i, b) in info.enumerated() { memory.ram[Int(infoBase) + i] = b }
         }
         cpu.enterMultiboot(entry: img.entry, eax: MultibootLoader.bootMagic, ebx: infoBase)
+        // Like QEMU's Multiboot loader, leave GDTR on a flat GDT (null, 0x08
+        // code, 0x10 data) in firmware memory, so a kernel that never loads
+        // its own GDT can still reload segments and take interrupts through
+        // gates that name selector 0x08.
+        let gdt: [UInt64] = [0, 0x00CF_9A00_0000_FFFF, 0x00CF_9200_0000_FFFF]
+        for (i, d) in gdt.enumerated() {
+            for b in 0..<8 { memory.ram[PC.firmwareGDT + i * 8 + b] = UInt8(truncatingIfNeeded: d >> (8 * UInt64(b))) }
+        }
+        cpu.gdtr = TableRegister(base: UInt64(PC.firmwareGDT), limit: UInt16(gdt.count * 8 - 1))
     }
 
     /// Virtual time a reboot takes (the firmware's work before the kernel
@@ -323,8 +334,9 @@ public final class PC {
         }
         report("isr", "master", shownISR.0, isr.0)
         report("isr", "slave", shownISR.1, isr.1)
-        report("irr", "master", shownIRR.0, irr.0)
+        // A slave request reaches the master's IR2 through the slave's INT.
         report("irr", "slave", shownIRR.1, irr.1)
+        report("irr", "master", shownIRR.0, irr.0)
         shownIRR = irr
         shownISR = isr
     }

@@ -12,11 +12,10 @@
 //
 // Instruction counting: `retired` counts retired instructions. A REP-prefixed
 // string instruction counts one per iteration (like QEMU icount), a REP with
-// a zero count counts as one. A faulting instruction does not retire; an
-// exception or interrupt delivery retires nothing by itself, except in a
-// fault storm: after 8 deliveries in a row with no instruction retired in
-// between, each further delivery counts as one, so virtual time and the
-// limits still advance.
+// a zero count counts as one. A faulting instruction does not retire, but
+// the delivery of the exception counts one slot (so that a fault storm still
+// advances machine time and ends a slice); an external interrupt delivery
+// counts nothing.
 
 public enum SegReg: Int, CaseIterable, Sendable { case es = 0, cs, ss, ds, fs, gs }
 
@@ -125,9 +124,13 @@ public final class CPU {
     var fetchLin: UInt64 = 1
     var fetchPhys: UInt64 = 0
     var fetchCacheable = false
+    /// Low tag bits expected for cached records on the fetch page: the code
+    /// size, or 3 (never stored) when the page may not be cached.
+    var fetchKey: UInt64 = 3
     /// Per RAM page, a bit per 64-byte line holding cached decoded code.
     let codeLines: UnsafeMutablePointer<UInt64>
     let ramPages: Int
+    let ramLimit: UInt64
     let ramBase: UnsafeMutablePointer<UInt8>
     let pageKinds: UnsafeMutablePointer<UInt8>
     let codePages: UnsafeMutablePointer<UInt8>
@@ -145,13 +148,11 @@ public final class CPU {
     var bpActive = false
     var watchActive = false
     var skipBreakpointOnce = false
+    /// TF was set when the current instruction started: #DB after it.
+    var stepArmed = false
     /// `retired` value at which interrupts are inhibited (STI / MOV SS shadow).
     var shadowAt: UInt64 = .max
     var tripleFaulted = false
-    /// Fault-storm detection in `run()`: `retired` at the last delivered
-    /// exception and how many deliveries in a row saw it unchanged.
-    var faultMark: UInt64 = .max
-    var faultStreak = 0
     var tripleInfo: (UInt8, UInt32) = (0, 0)
     var lastModeName = ""
 
@@ -204,6 +205,7 @@ public final class CPU {
         scratch = UnsafeMutablePointer<DInsn>.allocate(capacity: 1)
         scratch.initialize(to: DInsn())
         ramPages = memory.ramSize >> 12
+        ramLimit = UInt64(memory.ramSize)
         codeLines = UnsafeMutablePointer<UInt64>.allocate(capacity: max(1, ramPages))
         codeLines.initialize(repeating: 0, count: max(1, ramPages))
         ramBase = memory.ram
@@ -267,6 +269,7 @@ public final class CPU {
         halted = false
         tripleFaulted = false
         stopRequested = false
+        stepArmed = false
         watchHit = false
         shadowAt = .max
         cpl = 0
@@ -289,6 +292,7 @@ public final class CPU {
         eferv = 0
         cpl = 0
         tlb = tlbSup
+        stepArmed = false
         for i in 0..<6 {
             segs[i] = SegmentCache(selector: 0x10, base: 0, limit: 0xFFFF_FFFF, attributes: 0xC093)
         }
@@ -299,6 +303,8 @@ public final class CPU {
         regs.storeBytes(of: UInt64(ebx), toByteOffset: 24, as: UInt64.self)
         rip = UInt64(entry)
         shadowAt = .max
+        // the loader may have written the image straight into RAM
+        flushDecodeCache()
         updatePaging()
         updateMode()
         updateLimit()

@@ -225,6 +225,7 @@ extension CPU {
         // Near branches and stack operations: 64-bit in long mode (66 -> 16 for stack ops).
         let stackOsz: UInt8 = m == 2 ? (has66 ? 2 : 8) : osz
         let branchOsz: UInt8 = m == 2 ? 8 : osz
+        let opAt = p
         let b0 = try fb(p); p += 1
         dd.pfx = pfx
 
@@ -455,7 +456,37 @@ extension CPU {
             ud(&dd, report: true)
         }
         if p > 15 { throw fault(13, 0) }
+        // LOCK is only valid on a read-modify-write instruction with a
+        // memory destination; anywhere else it raises #UD (SDM Vol. 2, LOCK).
+        if pfx & P.lock != 0 && dd.op != .ud {
+            let ok = dd.mem != 0 ? try lockable(at: opAt) : false
+            if !ok { ud(&dd, report: false) }
+        }
         dd.len = UInt8(p)
+    }
+
+    /// Whether the opcode at `at` (past the prefixes) accepts LOCK given a
+    /// memory operand: ADD OR ADC SBB AND SUB XOR (to memory), the 0x80-0x83
+    /// group but CMP, XCHG, NOT, NEG, INC, DEC, BTS BTR BTC, CMPXCHG,
+    /// CMPXCHG8B/16B, XADD.
+    func lockable(at: Int) throws(CPUFault) -> Bool {
+        let b0 = try fb(at)
+        switch b0 {
+        case 0x80, 0x81, 0x83: return (try fb(at + 1) >> 3) & 7 != 7
+        case 0x86, 0x87: return true
+        case 0xF6, 0xF7: let r = (try fb(at + 1) >> 3) & 7; return r == 2 || r == 3
+        case 0xFE, 0xFF: return (try fb(at + 1) >> 3) & 7 < 2
+        case 0x0F:
+            let b1 = try fb(at + 1)
+            switch b1 {
+            case 0xAB, 0xB3, 0xBB, 0xB0, 0xB1, 0xC0, 0xC1: return true
+            case 0xBA: return (try fb(at + 2) >> 3) & 7 >= 5
+            case 0xC7: return (try fb(at + 2) >> 3) & 7 == 1
+            default: return false
+            }
+        case 0x00...0x3F: return b0 & 7 < 2 && b0 >> 3 != 7
+        default: return false
+        }
     }
 
     // swiftlint:disable:next function_body_length cyclomatic_complexity
@@ -494,7 +525,6 @@ extension CPU {
         switch b1 {
         case 0x00:
             let (_, reg, rm) = try modrm(&dd, &p, rex: rex, asz: asz, seg: seg)
-            if m == 0 && cr0v & 1 == 0 { ud(&dd, report: false); break }
             dd.op = .grp6; dd.sub = reg & 7; dd.rm = rm * 8
             if reg & 7 >= 6 { ud(&dd, report: true) }
         case 0x01:
@@ -508,7 +538,7 @@ extension CPU {
         case 0x05: dd.op = m == 2 ? .syscall : .ud
         case 0x06: dd.op = .clts
         case 0x07: dd.op = m == 2 ? .sysret : .ud
-        case 0x08, 0x09: dd.op = .invd
+        case 0x08, 0x09: dd.op = .invd; dd.sub = b1 & 1
         case 0x0B: ud(&dd, report: false)
         case 0x0D, 0x18...0x1F:
             _ = try modrm(&dd, &p, rex: rex, asz: asz, seg: seg)

@@ -11,7 +11,7 @@ typealias UIntX = FixedWidthInteger & UnsignedInteger
 let regZero: UInt8 = 128            // an always-zero slot used for "no base/index"
 let tlbBits = 10
 let tlbSize = 1 << tlbBits
-let icacheBits = 15
+let icacheBits = 16
 let icacheSize = 1 << icacheBits
 
 // RFLAGS bits.
@@ -75,7 +75,7 @@ extension CPU {
                 if lin & ~0xFFF != fetchLin { try setFetch(lin) }
                 let pa = fetchPhys | (lin & 0xFFF)
                 var dp = icache + (Int(truncatingIfNeeded: pa) & (icacheSize - 1))
-                if dp.pointee.tag != (pa << 2 | codeMode) || !fetchCacheable {
+                if dp.pointee.tag != (pa << 2 | fetchKey) {
                     dp = try fillDecoded(dp, lin: lin, pa: pa)
                 }
                 rip = (rip &+ UInt64(dp.pointee.len)) & ripMask
@@ -83,17 +83,16 @@ extension CPU {
                 retired &+= 1
             } catch {
                 rip = curRip
-                if !deliverFault() {
+                stepArmed = false
+                let delivered = deliverFault()
+                // The faulting instruction does not retire, but the delivery
+                // takes one instruction slot: a guest in a fault storm (say
+                // a #PF handler whose own code is unmapped, on an IST stack)
+                // still advances time and reaches `stopAt`.
+                retired &+= 1
+                if !delivered {
                     return .tripleFault(vector: tripleInfo.0, errorCode: tripleInfo.1)
                 }
-                // A fault storm (a handler whose first instruction faults
-                // again, on a stack that never runs out) retires nothing, so
-                // time, `stopAt` and the board's limits would never move:
-                // past a few back-to-back deliveries each one counts as a
-                // retired instruction.
-                if retired == faultMark { faultStreak &+= 1 } else { faultStreak = 0 }
-                if faultStreak >= 8 { retired &+= 1 }
-                faultMark = retired
             }
         }
     }
@@ -116,6 +115,11 @@ extension CPU {
     /// `stopAt`, breakpoints. Returns nil to go on executing.
     func boundary() -> CPUStop? {
         if tripleFaulted { return .tripleFault(vector: tripleInfo.0, errorCode: tripleInfo.1) }
+        if stepArmed {
+            // single-step trap for the instruction that just completed with TF=1
+            stepArmed = false
+            if !deliverDebugTrap() { return .tripleFault(vector: tripleInfo.0, errorCode: tripleInfo.1) }
+        }
         if stopRequested {
             stopRequested = false
             updateLimit()
@@ -160,6 +164,7 @@ extension CPU {
             updateLimit()
             return .limit
         }
+        if fl & fTF != 0 && retired != shadowAt { stepArmed = true }
         updateLimit()
         return nil
     }
@@ -167,23 +172,21 @@ extension CPU {
     /// Recomputes `limit`: `stopAt`, or 0 when the boundary needs attention.
     @inline(__always)
     func updateLimit() {
-        if stopRequested || halted || watchHit || bpActive || tripleFaulted || (intrLine && fl & fIF != 0) {
+        if stopRequested || halted || watchHit || bpActive || tripleFaulted || (intrLine && fl & fIF != 0)
+            || fl & fTF != 0 || stepArmed {
             limit = 0
         } else {
             limit = stopAt
         }
     }
 
-    /// Software-TLB slot of a linear address (page number folded with the
-    /// 4 MiB number so that buffers a power of two apart do not collide).
-    /// TLB slot of a linear address. Consecutive pages never share a slot
-    /// (the fold adds: slot(P+1) - slot(P) is 1 or 2), which the fast paths
-    /// rely on: they look up the slot of an access's first byte and compare
-    /// its tag with the page of the last byte, so an access crossing into
-    /// the next page must miss. (An XOR fold put pages 0x7FFFF and 0x80000
-    /// in one slot, and an access across 2 GiB then used the next page's
-    /// host pointer minus a few bytes: outside the RAM buffer when that page
-    /// was physical page 0.)
+    /// Software-TLB slot of a linear address. Consecutive pages never share a
+    /// slot (the fold adds: slot(P+1) - slot(P) is 1 or 2, also across the
+    /// wrap from the top of the address space to page 0), which the fast
+    /// paths rely on: they look up the slot of an access's first byte and
+    /// compare its tag with the page of the last byte, so an access crossing
+    /// into the next page must miss. Folding in the 4 MiB number keeps
+    /// buffers a power of two apart out of each other's slots.
     @inline(__always) func tlbIndex(_ lin: UInt64) -> Int {
         Int(truncatingIfNeeded: (lin &>> 12) &+ (lin &>> 22)) & (tlbSize - 1)
     }
@@ -365,7 +368,34 @@ extension CPU {
                 .storeBytes(of: v, as: T.self)
             return
         }
-        try writeSlow(lin, UInt64(truncatingIfNeeded: v), Int(sz))
+        try writeMiss(lin, UInt64(truncatingIfNeeded: v), Int(sz))
+    }
+    /// A store that missed the write fast path. Stores to RAM pages that
+    /// hold cached code (data next to code is common in small kernels) are
+    /// handled here without a page walk: drop the decoded instructions of
+    /// the touched lines, then store.
+    @inline(never)
+    func writeMiss(_ lin: UInt64, _ v: UInt64, _ size: Int) throws(CPUFault) {
+        let e = tlb + tlbIndex(lin)
+        let off = Int(lin & 0xFFF)
+        if e.pointee.vwtag == lin & ~0xFFF && off + size <= 4096 && !watchActive {
+            let pa = e.pointee.phys | UInt64(off)
+            if pa < ramLimit {
+                let p = Int(pa >> 12)
+                if pageKinds[p] == 0 {     // RAM
+                    if codePages[p] != 0 { invalidateCodeRange(pa, size) }
+                    let hp = UnsafeMutableRawPointer(ramBase + Int(pa))
+                    switch size {
+                    case 1: hp.storeBytes(of: UInt8(truncatingIfNeeded: v), as: UInt8.self)
+                    case 2: hp.storeBytes(of: UInt16(truncatingIfNeeded: v), as: UInt16.self)
+                    case 4: hp.storeBytes(of: UInt32(truncatingIfNeeded: v), as: UInt32.self)
+                    default: hp.storeBytes(of: v, as: UInt64.self)
+                    }
+                    return
+                }
+            }
+        }
+        try writeSlow(lin, v, size)
     }
     /// Host pointer for reading `lin` when the TLB already maps it to RAM.
     @inline(__always) func hostR(_ lin: UInt64) -> UnsafeMutableRawPointer? {

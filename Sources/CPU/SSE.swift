@@ -164,7 +164,8 @@ extension CPU {
             if r.isNaN || r < -9_223_372_036_854_775_808.0 || r >= 9_223_372_036_854_775_808.0 { return 1 << 63 }
             return UInt64(bitPattern: Int64(r))
         }
-        if r.isNaN || r < -2_147_483_648.0 || r > 2_147_483_647.0 { return 0x8000_0000 }
+        // 2^31 is exact in every format (2147483647.0 rounds up to it in Float).
+        if r.isNaN || r < -2_147_483_648.0 || r >= 2_147_483_648.0 { return 0x8000_0000 }
         return UInt64(UInt32(bitPattern: Int32(r)))
     }
     func setComiFlags<F: BinaryFloatingPoint>(_ a: F, _ b: F) {

@@ -95,7 +95,23 @@ extension CPU {
             try deliver(v, kind: .external, errorCode: nil)
             return true
         } catch {
-            return deliverFault()
+            let delivered = deliverFault()
+            retired &+= 1      // as in run(): a fault delivery takes one slot
+            return delivered
+        }
+    }
+
+    /// The single-step #DB trap (TF). False on triple fault.
+    func deliverDebugTrap() -> Bool {
+        drs.4 |= 0x4000     // DR6.BS
+        if reportEvents { bus.cpuEvent(.exception(vector: 1, errorCode: nil, rip: rip, cr2: cr2)) }
+        do {
+            try deliver(1, kind: .exception, errorCode: nil)
+            return true
+        } catch {
+            let delivered = deliverFault()
+            retired &+= 1
+            return delivered
         }
     }
 
@@ -475,7 +491,7 @@ extension CPU {
     /// After a return to an outer privilege level: data segments the new
     /// level may not use become null.
     func nullDataSegments() {
-        for i in [0, 3, 4, 5] {
+        for i in 0..<6 where i != 1 && i != 2 {
             let a = segs[i].attributes
             let dpl = UInt8((a >> 5) & 3)
             let isDataOrNC = a & 0x8 == 0 || a & 0x4 == 0
@@ -760,29 +776,36 @@ extension CPU {
     func pusha(_ osz: UInt8) throws(CPUFault) {
         let s = UInt64(osz)
         let sp0 = rspv
-        let vals = [r64(0), r64(1), r64(2), r64(3), sp0, r64(5), r64(6), r64(7)]
-        var sp = sp0
-        for v in vals {
-            sp = sp &- s
+        // EAX ECX EDX EBX (original) ESP EBP ESI EDI, all written before ESP moves
+        for i in 0..<8 {
+            let v = i == 4 ? sp0 : r64(i)
+            let sp = sp0 &- s &* UInt64(i + 1)
             if osz == 2 { try wr(stackLin(sp), UInt16(truncatingIfNeeded: v)) }
             else { try wr(stackLin(sp), UInt32(truncatingIfNeeded: v)) }
         }
-        setRSP(sp)
+        setRSP(sp0 &- 8 &* s)
     }
 
     func popa(_ osz: UInt8) throws(CPUFault) {
         let s = UInt64(osz)
-        var sp = rspv
-        var vals = [UInt64](repeating: 0, count: 8)
-        for i in 0..<8 {
-            vals[7 - i] = try readStack(sp, osz)
-            sp = sp &+ s
-        }
-        for i in 0..<8 where i != 4 {
-            if osz == 2 { gw(UInt8(i * 8), UInt16(truncatingIfNeeded: vals[i])) }
-            else { gw(UInt8(i * 8), UInt32(truncatingIfNeeded: vals[i])) }
-        }
-        setRSP(sp)
+        let sp0 = rspv
+        // read all eight slots first (EDI at the top), then assign (ESP's slot is skipped)
+        var v: (UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0, 0, 0, 0, 0)
+        v.7 = try readStack(sp0, osz)
+        v.6 = try readStack(sp0 &+ s, osz)
+        v.5 = try readStack(sp0 &+ 2 &* s, osz)
+        v.3 = try readStack(sp0 &+ 4 &* s, osz)
+        v.2 = try readStack(sp0 &+ 5 &* s, osz)
+        v.1 = try readStack(sp0 &+ 6 &* s, osz)
+        v.0 = try readStack(sp0 &+ 7 &* s, osz)
+        popaSet(0, v.0, osz); popaSet(1, v.1, osz); popaSet(2, v.2, osz); popaSet(3, v.3, osz)
+        popaSet(5, v.5, osz); popaSet(6, v.6, osz); popaSet(7, v.7, osz)
+        setRSP(sp0 &+ 8 &* s)
+    }
+
+    func popaSet(_ i: Int, _ x: UInt64, _ osz: UInt8) {
+        if osz == 2 { gw(UInt8(i * 8), UInt16(truncatingIfNeeded: x)) }
+        else { gw(UInt8(i * 8), UInt32(truncatingIfNeeded: x)) }
     }
 
     func enter(_ d: DInsn) throws(CPUFault) {
@@ -918,7 +941,8 @@ extension CPU {
             }
             if codeMode == 2 && v & 0x8000_0000 == 0 { throw fault(13, 0) }
             let old = cr0v
-            cr0v = v | 0x10
+            // reserved bits of CR0[31:0] are ignored; ET is always 1
+            cr0v = (v & 0xE005_003F) | 0x10
             updateLMA()
             if (old ^ cr0v) & 0x8001_0001 != 0 { updatePaging() }
             updateMode()
@@ -933,8 +957,8 @@ extension CPU {
             cr3v = v & (eferv & 0x400 != 0 ? 0x000F_FFFF_FFFF_FFFF : 0xFFFF_FFFF)
             flushTLB()
         case 4:
-            // VME PVI TSD DE PSE PAE MCE PGE PCE OSFXSR OSXMMEXCPT UMIP FSGSBASE
-            let allowed: UInt64 = 0x1FF | 0x600 | 0x800 | 0x1_0000
+            // VME PVI TSD DE PSE PAE MCE PGE PCE OSFXSR OSXMMEXCPT (what CPUID reports)
+            let allowed: UInt64 = 0x1FF | 0x600
             if v & ~allowed != 0 { throw fault(13, 0) }
             if eferv & 0x400 != 0 && v & 0x20 == 0 { throw fault(13, 0) }
             let old = cr4v
@@ -1035,6 +1059,7 @@ extension CPU {
         fetchLin = lin & ~0xFFF
         fetchPhys = pa & ~0xFFF
         fetchCacheable = isHostPage(fetchPhys)
+        fetchKey = fetchCacheable ? codeMode : 3
     }
 
     // MARK: MSRs and CPUID

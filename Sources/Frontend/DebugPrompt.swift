@@ -67,7 +67,7 @@ final class DebugFrontend {
         return pendingSignal != 0
     }
 
-    private func installSignals() {
+    func installSignals() {
         signal(SIGINT) { _ in debugInterrupt = 1 }
         signal(SIGTERM) { s in pendingSignal = s }
     }
@@ -117,7 +117,7 @@ final class DebugFrontend {
         return nil
     }
 
-    private func addCommandLineBreakpoints() {
+    func addCommandLineBreakpoints() {
         for b in o.breaks {
             let line = "break " + b
             switch DebugCommandParser.parse(line) {
@@ -132,74 +132,145 @@ final class DebugFrontend {
 
     // MARK: the prompt
 
+    /// --commands lines not run yet (nil: commands come from standard input).
+    private lazy var scriptLines: [String]? = loadScript()
+    private var scriptUnreadable = false
+
+    private func loadScript() -> [String]? {
+        guard let file = o.commandsFile else { return nil }
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+            warn("--commands: cannot read '\(file)'")
+            scriptUnreadable = true
+            return []
+        }
+        return text.split(separator: "\n", omittingEmptySubsequences: false).map { raw in
+            raw.hasSuffix("\r") ? String(raw.dropLast()) : String(raw)
+        }.filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+    }
+
+    /// The next command line (echoed with the prompt when scripted); nil at
+    /// the end of the input.
+    private func nextLine() -> (String, echo: Bool)? {
+        if scriptLines != nil {
+            guard !scriptLines!.isEmpty else { return nil }
+            return (scriptLines!.removeFirst(), true)
+        }
+        let interactive = isatty(0) != 0
+        if interactive && editor == nil { editor = LineEditor() }
+        session.out.flush()
+        let line: String?
+        if let ed = editor {
+            line = ed.readLine(prompt: prompt)
+        } else {
+            if interactive { FileHandle.standardOutput.write(Data(prompt.utf8)) }
+            line = Swift.readLine()
+        }
+        guard var text = line else {
+            if interactive { say("") }
+            return nil
+        }
+        if text.trimmingCharacters(in: .whitespaces).isEmpty, let again = lastRepeatable {
+            text = again   // an empty line repeats step/next, as in GDB
+        }
+        return (text, false)
+    }
+
+    enum LineOutcome { case next, exit(Int32), resumeFrontend }
+
     /// Reads and runs commands until `quit` (returns its status) or the end
     /// of input (returns nil: the caller decides). In headless mode a
     /// `continue` that ends the machine returns its status.
     func promptLoop() -> Int32? {
-        if let file = o.commandsFile {
-            return runScript(file)
+        if scriptUnreadable || (scriptLines == nil && o.commandsFile != nil) { return ExitStatus.usage }
+        while let (text, echo) = nextLine() {
+            switch runLine(text, echo: echo, resumeOnContinue: false) {
+            case .exit(let code): return code
+            case .next, .resumeFrontend: break
+            }
+            if scriptLines != nil && debugInterrupt != 0 { return ExitStatus.sigint }
         }
-        let interactive = isatty(0) != 0
-        if interactive && editor == nil { editor = LineEditor() }
-        while true {
-            session.out.flush()
-            let line: String?
-            if let ed = editor {
-                line = ed.readLine(prompt: prompt)
-            } else {
-                if interactive { FileHandle.standardOutput.write(Data(prompt.utf8)) }
-                line = Swift.readLine()
-            }
-            guard var text = line else {
-                if interactive { say("") }
-                return headless ? endStatus() : nil
-            }
-            if text.trimmingCharacters(in: .whitespaces).isEmpty, let again = lastRepeatable {
-                text = again   // an empty line repeats step/next/x, as in GDB
-            }
-            if let code = runLine(text, echo: false) { return code }
-        }
+        if scriptUnreadable { return ExitStatus.usage }
+        return (headless || o.commandsFile != nil) ? endStatus() : nil
     }
 
-    /// Runs one command line; returns an exit status when swiftemu must end.
-    func runLine(_ text: String, echo: Bool) -> Int32? {
+    /// Runs one command line. With `resumeOnContinue` (a break-in from the
+    /// window or terminal frontend) `continue` hands the machine back to
+    /// the frontend instead of running it here.
+    func runLine(_ text: String, echo: Bool, resumeOnContinue: Bool) -> LineOutcome {
         if echo { say(prompt + text) }
         switch DebugCommandParser.parse(text) {
         case .failure(let e):
             sayError(e.message)
             scriptFailed = true
-            return nil
+            return .next
         case .success(let cmd):
             switch cmd {
             case .step, .next: lastRepeatable = text
             case .empty: break
             default: lastRepeatable = nil
             }
+            if resumeOnContinue && cmd == .continueRun {
+                debugger.prepareExternalResume()
+                return .resumeFrontend
+            }
             let r = debugger.execute(cmd, interrupt: interruptPoll)
             session.out.flush()
             if r.quit {
-                if let s = r.quitStatus { return s }
-                return endStatus()
+                return .exit(r.quitStatus ?? endStatus())
             }
             if r.isError { sayError(r.output); scriptFailed = true } else { say(r.output) }
-            if pendingSignal == SIGTERM { return ExitStatus.sigterm }
-            if let c = r.stop, let code = terminalStatus(c) { return code }
-            return nil
+            if pendingSignal == SIGTERM { return .exit(ExitStatus.sigterm) }
+            if let c = r.stop, let code = terminalStatus(c) { return .exit(code) }
+            return .next
         }
     }
 
-    func runScript(_ file: String) -> Int32 {
-        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
-            warn("--commands: cannot read '\(file)'")
-            return ExitStatus.usage
+    // MARK: break-in from the window and terminal frontends
+
+    /// With --break in the window or terminal mode: the frontend calls the
+    /// hook when its run of the machine stops with `.breakpoint`.
+    /// Window and terminal modes: with --gdb, a GDB session runs first
+    /// (the machine waits for it, as with QEMU -s -S, and runs without the
+    /// screen while GDB drives it); with --break, breakpoint stops come to
+    /// the prompt. Returns an exit status when swiftemu must end.
+    static func prepareFrontendMode(session: Session) -> Int32? {
+        let o = session.o
+        guard o.gdbPort != nil || !o.breaks.isEmpty else { return nil }
+        let f = DebugFrontend(session: session)
+        f.addCommandLineBreakpoints()
+        if let port = o.gdbPort {
+            f.installSignals()
+            defer { signal(SIGINT, SIG_DFL) }
+            if case .exit(let code) = f.serveGDB(port: port) { return code }
         }
-        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
-            let line = raw.hasSuffix("\r") ? String(raw.dropLast()) : String(raw)
-            if line.trimmingCharacters(in: .whitespaces).isEmpty { continue }
-            if let code = runLine(line, echo: true) { return code }
-            if debugInterrupt != 0 { return ExitStatus.sigint }
+        if !o.breaks.isEmpty { debugBreakHook = { stop in f.breakIn(stop) } }
+        return nil
+    }
+
+    /// Takes commands on the terminal at a stop. Returns true to let the
+    /// frontend run the machine on (`continue`, or a stop that is not a
+    /// breakpoint hit, such as a false condition); false leaves it stopped.
+    /// `quit` ends swiftemu.
+    func breakIn(_ stop: PCStop) -> Bool {
+        guard let cause = debugger.explainStop(stop) else {
+            debugger.prepareExternalResume()
+            return true
         }
-        return endStatus()
+        say(debugger.describe(cause))
+        let oldInt = signal(SIGINT) { _ in debugInterrupt = 1 }
+        defer { signal(SIGINT, oldInt) }
+        while let (text, echo) = nextLine() {
+            switch runLine(text, echo: echo, resumeOnContinue: true) {
+            case .next: continue
+            case .resumeFrontend: return true
+            case .exit(let code):
+                session.finish()
+                exit(code)
+            }
+        }
+        // End of input: let the machine run on.
+        debugger.prepareExternalResume()
+        return true
     }
 
     // MARK: GDB
@@ -247,12 +318,10 @@ final class DebugFrontend {
     }
 }
 
-/// Entry for the window/terminal frontends: a machine stopped with
-/// `.breakpoint` while --break is in effect. Returns nil to resume the
-/// frontend's loop, or an exit status.
-enum DebugBreakIn {
-    nonisolated(unsafe) static var frontend: DebugFrontend?
-}
+/// Set with --break in the window and terminal modes: the frontend calls it
+/// when the machine stops with `.breakpoint` (the debugger prompt runs on
+/// the terminal meanwhile); true means run on, false stay stopped.
+nonisolated(unsafe) var debugBreakHook: ((PCStop) -> Bool)?
 
 // MARK: - Line editor
 

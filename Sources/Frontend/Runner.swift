@@ -201,6 +201,7 @@ enum Runner {
         let session = try Session(pc: pc, options: o)
         defer { session.finish() }
         if DebugFrontend.wanted(o) { return DebugFrontend(session: session).run() }
+        if let code = DebugFrontend.prepareFrontendMode(session: session) { return code }
         switch o.mode {
         case .headless:
             return session.runHeadless()
@@ -208,6 +209,16 @@ enum Runner {
             var w = WindowOptions()
             w.afterSlice = { session.out.flush() }
             w.statusForStop = { session.report($0) }
+            // Ctrl+Alt+D: the debugger prompt in the launching terminal, with
+            // the machine stopped; `quit` or end of input returns to the window.
+            var prompt: DebugFrontend?
+            w.onDebugRequest = { _ in
+                let d = prompt ?? DebugFrontend(session: session)
+                prompt = d
+                d.say("debugger: the window is paused; 'quit' or Ctrl-D returns to it")
+                d.say(d.debugger.locationLine())
+                _ = d.promptLoop()
+            }
             return runWindow(pc: pc, title: "swiftemu " + (o.kernelPath as NSString).lastPathComponent, options: w)
         case .terminal:
             var t = TerminalOptions()

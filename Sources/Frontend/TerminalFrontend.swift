@@ -196,6 +196,15 @@ private final class TerminalFrontend {
             if stopped == nil {
                 typer.apply(upTo: pc.virtualTime, to: pc.kbc.keyboard)
                 if let stop = pacer.advance(budgetNs: 10_000_000, limit: typer.nextTime) {
+                    if stop == .breakpoint, let hook = debugBreakHook {
+                        // --break: the debugger prompt takes the terminal meanwhile.
+                        restoreTerminal()
+                        let resume = hook(stop)
+                        _ = enterRawTerminal()
+                        shown = []
+                        pacer.rebase()
+                        if resume { continue }
+                    }
                     stopped = describeStop(stop, pc: pc)
                     stopCode = (options.statusForStop ?? defaultStatus)(stop)
                 }

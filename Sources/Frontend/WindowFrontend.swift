@@ -157,6 +157,12 @@ private final class WindowFrontend {
     }
 
     private func handleStop(_ stop: PCStop) {
+        if stop == .breakpoint, let hook = debugBreakHook {
+            // --break: the debugger prompt runs on the terminal meanwhile.
+            let resume = hook(stop)
+            pacer.rebase()
+            if resume { return }
+        }
         stopped = describeStop(stop, pc: pc)
         stopCode = (options.statusForStop ?? defaultStatus)(stop)
         pc.kbc.keyboard.releaseAll()

@@ -6,7 +6,9 @@
 // state pointer on entry):
 //
 //   prologue:  push rbx, rbp, r12-r15       callee-saved registers
+//              sub rsp, 8; stmxcsr [rsp]    the host's MXCSR
 //              push rdi                     keep the state pointer
+//              movdqu xmm0-15, [rdi+...]; ldmxcsr [rdi+...]
 //              push qword [rdi+128]; popfq  flags first: the MOVs below
 //                                           leave them alone
 //              mov  rax..r15, [rdi+8*i]     every register but RSP, RDI last
@@ -16,12 +18,15 @@
 //              pop  qword [rdi+56]          the result RDI
 //              pushfq; pop qword [rdi+128]
 //              cld                          the ABI wants DF clear
-//              pop rdi; pop r15-r12, rbp, rbx; ret
+//              movdqu [rdi+...], xmm0-15; stmxcsr [rdi+...]
+//              pop rdi; ldmxcsr [rsp]; add rsp, 8
+//              pop r15-r12, rbp, rbx; ret
 
 #define _GNU_SOURCE
 #include "hostexec.h"
 
 #include <cpuid.h>
+#include <stddef.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <string.h>
@@ -60,11 +65,30 @@ static void emit_mov_slot(struct emitter *e, int r, int store) {
     }
 }
 
+// MOVDQU between XMM `x` (0-15) and [rdi + disp32]; `store` selects the
+// direction (F3 0F 7F = store, F3 0F 6F = load).
+static void emit_xmm_slot(struct emitter *e, int x, uint32_t disp, int store) {
+    EMIT(e, 0xF3);
+    if (x >= 8) EMIT(e, 0x44);                            // REX.R
+    EMIT(e, 0x0F, store ? 0x7F : 0x6F, (uint8_t)(0x80 | ((x & 7) << 3) | 7),
+         (uint8_t)disp, (uint8_t)(disp >> 8), (uint8_t)(disp >> 16), (uint8_t)(disp >> 24));
+}
+
+enum {
+    OFF_RFLAGS = offsetof(struct hostexec_state, rflags),
+    OFF_XMM = offsetof(struct hostexec_state, xmm),
+    OFF_MXCSR = offsetof(struct hostexec_state, mxcsr),
+};
+
 static size_t emit_prologue(uint8_t *p) {
     struct emitter e = { p, 0 };
     EMIT(&e, 0x53, 0x55, 0x41, 0x54, 0x41, 0x55, 0x41, 0x56, 0x41, 0x57);  // push rbx rbp r12-r15
+    EMIT(&e, 0x48, 0x83, 0xEC, 0x08);                     // sub rsp, 8
+    EMIT(&e, 0x0F, 0xAE, 0x1C, 0x24);                     // stmxcsr [rsp]: the host's
     EMIT(&e, 0x57);                                       // push rdi
-    EMIT(&e, 0xFF, 0xB7, 0x80, 0x00, 0x00, 0x00);         // push qword [rdi+128]
+    for (int x = 0; x < 16; x++) emit_xmm_slot(&e, x, OFF_XMM + 16 * x, 0);
+    EMIT(&e, 0x0F, 0xAE, 0x97, (uint8_t)OFF_MXCSR, (uint8_t)(OFF_MXCSR >> 8), 0, 0);  // ldmxcsr [rdi+mxcsr]
+    EMIT(&e, 0xFF, 0xB7, (uint8_t)OFF_RFLAGS, 0x00, 0x00, 0x00);  // push qword [rdi+rflags]
     EMIT(&e, 0x9D);                                       // popfq
     for (int r = 0; r < 16; r++) {
         if (r == 4 || r == 7) continue;                   // RSP stays, RDI last
@@ -84,9 +108,13 @@ static size_t emit_epilogue(uint8_t *p) {
     }
     EMIT(&e, 0x8F, 0x47, 0x38);                           // pop qword [rdi+56]
     EMIT(&e, 0x9C);                                       // pushfq
-    EMIT(&e, 0x8F, 0x87, 0x80, 0x00, 0x00, 0x00);         // pop qword [rdi+128]
+    EMIT(&e, 0x8F, 0x87, (uint8_t)OFF_RFLAGS, 0x00, 0x00, 0x00);  // pop qword [rdi+rflags]
     EMIT(&e, 0xFC);                                       // cld
+    for (int x = 0; x < 16; x++) emit_xmm_slot(&e, x, OFF_XMM + 16 * x, 1);
+    EMIT(&e, 0x0F, 0xAE, 0x9F, (uint8_t)OFF_MXCSR, (uint8_t)(OFF_MXCSR >> 8), 0, 0);  // stmxcsr [rdi+mxcsr]
     EMIT(&e, 0x5F);                                       // pop rdi
+    EMIT(&e, 0x0F, 0xAE, 0x14, 0x24);                     // ldmxcsr [rsp]: the host's back
+    EMIT(&e, 0x48, 0x83, 0xC4, 0x08);                     // add rsp, 8
     EMIT(&e, 0x41, 0x5F, 0x41, 0x5E, 0x41, 0x5D, 0x41, 0x5C, 0x5D, 0x5B);  // pop r15-r12 rbp rbx
     EMIT(&e, 0xC3);                                       // ret
     return e.n;
@@ -155,6 +183,7 @@ typedef void (*stub_fn)(struct hostexec_state *);
 static void call_stub(struct hostexec_state *st) {
     uint64_t saved = st->rflags;
     st->rflags = (saved & HOSTEXEC_FLAGS_IN) | 2;
+    if (st->mxcsr == 0) st->mxcsr = HOSTEXEC_MXCSR_DEFAULT;
     ((stub_fn)(void *)page_x)(st);
 }
 
@@ -239,6 +268,68 @@ int hostexec_run_guarded(const uint8_t *code, size_t len, struct hostexec_state 
 void *hostexec_alloc_low(size_t size) {
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
     return p == MAP_FAILED ? NULL : p;
+}
+
+// MARK: crash notes
+
+static char crash_note[256];
+
+void hostexec_set_crash_note(const char *note) {
+    size_t n = strlen(note);
+    if (n > sizeof crash_note - 1) n = sizeof crash_note - 1;
+    memcpy(crash_note, note, n);
+    crash_note[n] = 0;
+}
+
+static int crash_case_set;
+static uint64_t crash_index;
+static uint8_t crash_code[32];
+static size_t crash_code_len;
+static uint64_t crash_regs[16];
+static size_t crash_nregs;
+
+void hostexec_set_crash_case(uint64_t index, const uint8_t *code, size_t len, const uint64_t *regs, size_t nregs) {
+    crash_case_set = 1;
+    crash_index = index;
+    crash_code_len = len < sizeof crash_code ? len : sizeof crash_code;
+    memcpy(crash_code, code, crash_code_len);
+    crash_nregs = nregs < 16 ? nregs : 16;
+    memcpy(crash_regs, regs, crash_nregs * sizeof regs[0]);
+}
+
+// Async-signal-safe hex output.
+static void put_hex(uint64_t v, int digits) {
+    char b[16];
+    for (int i = digits - 1; i >= 0; i--) { b[i] = "0123456789ABCDEF"[v & 15]; v >>= 4; }
+    ssize_t r = write(2, b, (size_t)digits);
+    (void)r;
+}
+
+static void on_crash(int sig) {
+    static const char head[] = "\ncrash while running: ";
+    ssize_t r = write(2, head, sizeof head - 1);
+    r = write(2, crash_note, strlen(crash_note));
+    if (crash_case_set) {
+        r = write(2, " case ", 6);
+        char d[24];
+        int n = 0;
+        uint64_t v = crash_index;
+        do { d[sizeof d - 1 - n++] = (char)('0' + v % 10); v /= 10; } while (v && n < (int)sizeof d);
+        r = write(2, d + sizeof d - n, (size_t)n);
+        r = write(2, " bytes", 6);
+        for (size_t i = 0; i < crash_code_len; i++) { r = write(2, " ", 1); put_hex(crash_code[i], 2); }
+        r = write(2, " regs", 5);
+        for (size_t i = 0; i < crash_nregs; i++) { r = write(2, " ", 1); put_hex(crash_regs[i], 16); }
+    }
+    r = write(2, "\n", 1);
+    (void)r;
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+void hostexec_install_crash_reporter(void) {
+    const int sigs[] = { SIGILL, SIGTRAP, SIGSEGV, SIGBUS, SIGFPE, SIGABRT };
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) signal(sigs[i], on_crash);
 }
 
 // MARK: CPUID

@@ -301,7 +301,9 @@ final class DiffAddressingTests: XCTestCase {
             ("push rbp; mov rbp,rsp; lea r10,[rbp+8]; sub r10,rsp; pop rbp", [0x55, 0x48, 0x89, 0xE5, 0x4C, 0x8D, 0x55, 0x08, 0x49, 0x29, 0xE2, 0x5D], false, []),
         ]
         for (name, code, mem, rel) in forms {
-            let spec = mem ? F.memSpec(64, base: 3, disp: -8) : DiffSpec(width: 64, codeRelOut: rel)
+            var spec = mem ? F.memSpec(64, base: 3, disp: -8) : DiffSpec(width: 64, codeRelOut: rel)
+            // (RSP+8) - RSP: AF shows bit 3 of RSP, which differs between host and guest.
+            if name.hasPrefix("push rbp") { spec.defined = { _, _ in .except(Fl.af) } }
             R.run("stack", [DiffVariant(name: name, code: code, cases: 300, show: [0, 2, 3, 5, 9, 10, 11])],
                   { var s = spec; s.maxSteps = 8; return s }())
         }

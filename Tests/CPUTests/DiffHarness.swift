@@ -142,6 +142,16 @@ extension hostexec_state {
         get { withUnsafeBytes(of: gpr) { $0.load(fromByteOffset: i * 8, as: UInt64.self) } }
         set { withUnsafeMutableBytes(of: &gpr) { $0.storeBytes(of: newValue, toByteOffset: i * 8, as: UInt64.self) } }
     }
+    /// XMM register i as (low, high) quadwords.
+    func x(_ i: Int) -> (UInt64, UInt64) {
+        withUnsafeBytes(of: xmm) { ($0.load(fromByteOffset: i * 16, as: UInt64.self), $0.load(fromByteOffset: i * 16 + 8, as: UInt64.self)) }
+    }
+    mutating func setX(_ i: Int, _ v: (UInt64, UInt64)) {
+        withUnsafeMutableBytes(of: &xmm) {
+            $0.storeBytes(of: v.0, toByteOffset: i * 16, as: UInt64.self)
+            $0.storeBytes(of: v.1, toByteOffset: i * 16 + 8, as: UInt64.self)
+        }
+    }
 }
 
 /// One test input: registers (RSP ignored), flags, and the data window.
@@ -178,6 +188,11 @@ struct Defined {
     /// One register compared under `mask` only (-1: none).
     var maskReg = -1
     var mask: UInt64 = ~0
+    /// XMM registers compared (SSE specs), bit i = XMM i.
+    var xmm: UInt16 = 0xFFFF
+    /// One XMM register compared under (low, high) masks only (-1: none).
+    var xmmMaskReg = -1
+    var xmmMask: (UInt64, UInt64) = (~0, ~0)
     init(flags: UInt64 = Fl.all, regs: UInt16 = 0xFFEF) { self.flags = flags; self.regs = regs }
     /// All flags but `undefined`.
     static func except(_ undefined: UInt64) -> Defined { Defined(flags: Fl.all & ~undefined) }
@@ -204,6 +219,11 @@ struct DiffSpec {
     var fault: ((DiffCase) -> UInt8?)? = nil
     /// Longest run of single steps (REP strings).
     var maxSteps = 4
+    /// XMM registers and MXCSR are loaded into the interpreter and compared.
+    var sse = false
+    /// MXCSR bits compared when `sse` (the control bits; add 0x3F for the
+    /// exception flags).
+    var mxcsrMask: UInt32 = 0xFFC0
     /// Guest address of the code (default `DiffMachine.codeBase`).
     var codeAddress: UInt64? = nil
     /// GS base = the data window on both sides (GS-relative operands take
@@ -231,6 +251,8 @@ struct DiffVariant {
     var cases: Int
     /// Registers to print in failure messages (empty: all).
     var show: [Int] = []
+    /// XMM registers to print (SSE specs).
+    var showXMM: [Int] = []
 }
 
 // MARK: the interpreter machine
@@ -297,7 +319,11 @@ final class DiffMachine {
     /// Where the code bytes go (a test may straddle a page boundary).
     private(set) var codeStart = DiffMachine.codeBase
 
-    init() {
+    /// Linear page 0 is not mapped (the first 2 MiB use 4 KiB pages).
+    let unmapPageZero: Bool
+
+    init(unmapPageZero: Bool = false) {
+        self.unmapPageZero = unmapPageZero
         memory = PhysicalMemory(ramSize: DiffMachine.ramSize)
         cpu = CPU(memory: memory, bus: bus)
         build()
@@ -319,7 +345,13 @@ final class DiffMachine {
         // Page tables: PML4[0] -> PDPT -> PD with two 2 MiB pages (A and D preset).
         put64(0x1000, 0x2000 | 0x23)
         put64(0x2000, 0x3000 | 0x23)
-        put64(0x3000, 0x0000_0000 | 0xE3)
+        if unmapPageZero {
+            // PD[0] -> a page table at 0xA000 identity-mapping 4 KiB pages 1-511.
+            put64(0x3000, 0xA000 | 0x23)
+            for i in 1..<512 { put64(0xA000 + UInt64(8 * i), UInt64(i) << 12 | 0x63) }
+        } else {
+            put64(0x3000, 0x0000_0000 | 0xE3)
+        }
         put64(0x3008, 0x0020_0000 | 0xE3)
         // GDT: null, 0x08 64-bit code, 0x10 flat data.
         put64(DiffMachine.gdt + 8, 0x00AF_9B00_0000_FFFF)
@@ -459,8 +491,12 @@ final class DiffMachine {
     /// Runs the loaded bytes from `input` (data pointers already relocated,
     /// data window already in guest RAM). Returns the registers and flags
     /// after, and how it ended.
-    func run(_ input: hostexec_state, maxSteps: Int) -> (hostexec_state, DiffOutcome) {
+    func run(_ input: hostexec_state, maxSteps: Int, sse: Bool = false) -> (hostexec_state, DiffOutcome) {
         if needsRebuild { build() }
+        if sse {
+            for i in 0..<16 { cpu.setXMM(i, input.x(i)) }
+            cpu.mxcsr = input.mxcsr == 0 ? HOSTEXEC_MXCSR_DEFAULT : input.mxcsr
+        }
         for r in 0..<16 where r != 4 { cpu.setGPR(GPR(rawValue: r)!, input[r]) }
         cpu.setGPR(.rsp, DiffMachine.stackTop)
         cpu.rflags = (input.rflags & Fl.all) | 2
@@ -478,6 +514,10 @@ final class DiffMachine {
         var out = hostexec_state()
         for r in 0..<16 { out[r] = cpu.gpr(GPR(rawValue: r)!) }
         out.rflags = cpu.rflags
+        if sse {
+            for i in 0..<16 { out.setX(i, cpu.xmm(i)) }
+            out.mxcsr = cpu.mxcsr
+        }
         let rip = cpu.rip
         let outcome: DiffOutcome
         if stop == .limit && rip == end {
@@ -674,7 +714,7 @@ final class DiffRunner {
             var input = c.st
             for r in spec.dataPtrs { input[r] = input[r] &+ guestBase }
             if spec.memory { machine.guestData.copyMemory(from: inputMem, byteCount: size) }
-            var (emu, outcome) = machine.run(input, maxSteps: spec.maxSteps)
+            var (emu, outcome) = machine.run(input, maxSteps: spec.maxSteps, sse: spec.sse)
             for r in spec.dataPtrs { emu[r] = emu[r] &- guestBase }
             for r in spec.codeRelOut { emu[r] = emu[r] &- machine.codeStart }
 
@@ -706,6 +746,18 @@ final class DiffRunner {
                             problems.append("\(DiffEnc.names64[r]): host \(hex(host[r])) interp \(hex(emu[r]))\(m != ~0 ? " (compared under mask \(hex(m)))" : "")")
                         }
                     }
+                    if spec.sse {
+                        for i in 0..<16 where d.xmm & (1 << UInt16(i)) != 0 {
+                            let (h, e) = (host.x(i), emu.x(i))
+                            let m = i == d.xmmMaskReg ? d.xmmMask : (~UInt64(0), ~UInt64(0))
+                            if (h.0 ^ e.0) & m.0 != 0 || (h.1 ^ e.1) & m.1 != 0 {
+                                problems.append("xmm\(i): host \(hex128(h)) interp \(hex128(e))")
+                            }
+                        }
+                        if (host.mxcsr ^ emu.mxcsr) & spec.mxcsrMask != 0 {
+                            problems.append("mxcsr: host 0x\(String(host.mxcsr, radix: 16)) interp 0x\(String(emu.mxcsr, radix: 16))")
+                        }
+                    }
                     let diff = (host.rflags ^ emu.rflags) & d.flags
                     if diff != 0 {
                         problems.append("flags \(Fl.names(diff)) differ: host \(Fl.names(host.rflags & d.flags)) interp \(Fl.names(emu.rflags & d.flags)) [compared \(Fl.names(d.flags))]")
@@ -735,12 +787,19 @@ final class DiffRunner {
     }
 
     private func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
+    private func hex128(_ v: (UInt64, UInt64)) -> String {
+        "0x" + String(format: "%016llx_%016llx", v.1, v.0)
+    }
 
     private func describeInput(_ c: DiffCase, _ v: DiffVariant, _ spec: DiffSpec) -> String {
         let regs = v.show.isEmpty ? (0..<16).filter { $0 != 4 } : v.show
         var rs = regs.map { "\(DiffEnc.names64[$0])=\(hex(c[$0]))" }.joined(separator: " ")
         if spec.memory {
             rs += " mem[\(DiffForms.memOff)..+8]=\(hex(c.load(DiffForms.memOff, 8)))"
+        }
+        if spec.sse {
+            for i in v.showXMM { rs += " xmm\(i)=\(hex128(c.st.x(i)))" }
+            rs += " mxcsr=0x\(String(c.st.mxcsr, radix: 16))"
         }
         return "in: \(rs) flags=\(Fl.names(c.flags))"
     }

@@ -26,6 +26,33 @@ final class DiffOracleTests: XCTestCase {
         }
     }
 
+    func testXMMAndMXCSRRoundTrip() {
+        var rng = DiffRng(seed: 3)
+        for _ in 0..<500 {
+            var st = hostexec_state()
+            for i in 0..<16 { st.setX(i, (rng.next(), rng.next())) }
+            st.mxcsr = 0x1F80 | UInt32(rng.below(4)) << 13
+            let input = st
+            native([0x90], &st)
+            for i in 0..<16 { XCTAssertTrue(st.x(i) == input.x(i), "xmm\(i)") }
+            XCTAssertEqual(st.mxcsr, input.mxcsr)
+        }
+        // paddd xmm1, xmm2 computes on the loaded values.
+        var st = hostexec_state()
+        st.setX(1, (0x0000_0001_FFFF_FFFF, 5))
+        st.setX(2, (0x0000_0001_0000_0001, 7))
+        native([0x66, 0x0F, 0xFE, 0xCA], &st)
+        XCTAssertTrue(st.x(1) == (0x0000_0002_0000_0000, 12))
+        // cvtsd2si rounds by MXCSR.RC: 2.5 -> 2 (nearest even), 3 (up).
+        for (rc, want) in [(UInt32(0), UInt64(2)), (2, 3), (1, 2), (3, 2)] {
+            st = hostexec_state()
+            st.setX(0, ((2.5 as Double).bitPattern, 0))
+            st.mxcsr = 0x1F80 | rc << 13
+            native([0xF2, 0x48, 0x0F, 0x2D, 0xC0], &st)
+            XCTAssertEqual(st[0], want, "rc \(rc)")
+        }
+    }
+
     func testFlagsAreLoadedBeforeTheInstruction() {
         // pushfq; pop rax: the flags the bytes see, DF included.
         for flags: UInt64 in [0, Fl.all, Fl.df, Fl.cf | Fl.of, Fl.zf | Fl.pf | Fl.af | Fl.sf] {

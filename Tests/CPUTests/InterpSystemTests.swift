@@ -773,4 +773,222 @@ final class InterpSystemTests: XCTestCase {
         XCTAssertEqual(m.cpu.gpr(.rcx), 0x1245)
         XCTAssertEqual(m.cpu.readPhysical(0x12450 + 0x10, count: 2)!, [0xEF, 0xBE])
     }
+
+    func testSingleStepTrap() throws {
+        let m = InterpMachine()
+        try m.bootLong("""
+        main64:
+            mov rdi, 1
+            lea rsi, [db_handler]
+            xor edx, edx
+            mov ecx, 0x8E
+            call set_gate
+            lea rbp, [i1]
+            xor ebx, ebx
+            pushfq
+            or qword ptr [rsp], 0x100
+            popfq
+        i0: nop
+        i1: inc rbx
+        i2: inc rbx
+        i3: inc rbx
+            inc rbx
+            hlt
+        db_handler:
+            inc r12
+            mov rax, [rsp]
+            mov [0x310000 + r12*8], rax
+            cmp r12, 3
+            jne 1f
+            and qword ptr [rsp + 16], ~0x100
+        1:  iretq
+        """)
+        XCTAssertEqual(m.run(), .halted)
+        XCTAssertEqual(m.cpu.gpr(.r12), 3)
+        XCTAssertEqual(m.cpu.gpr(.rbx), 4)
+        let i1 = m.cpu.gpr(.rbp)
+        XCTAssertEqual(m.read64(0x310008), i1)          // after the NOP
+        XCTAssertEqual(m.read64(0x310010), i1 + 3)      // after inc rbx (3 bytes)
+        XCTAssertEqual(m.read64(0x310018), i1 + 6)
+        XCTAssertEqual(m.cpu.rflags & 0x100, 0)
+    }
+
+    func testSyscallSysretAndCompatMode() throws {
+        let m = InterpMachine()
+        try m.bootLong("""
+        main64:
+            // STAR: kernel CS 0x08 (SS 0x10); user base 0x18: SYSRET64 CS=0x28|3, SS=0x20|3
+            mov ecx, 0xC0000081
+            xor eax, eax
+            mov edx, 0x00180008
+            wrmsr
+            mov ecx, 0xC0000082
+            lea rax, [kentry]
+            mov rdx, rax
+            shr rdx, 32
+            wrmsr
+            mov ecx, 0xC0000084
+            mov eax, 0x200          // SFMASK clears IF
+            xor edx, edx
+            wrmsr
+            or qword ptr [0x200000], 4
+            or qword ptr [0x201000], 4
+            or qword ptr [0x202000], 4
+            mov rax, cr3
+            mov cr3, rax
+            lea rcx, [user]
+            mov r11, 0x202
+            mov rsp, 0x280000
+            sysretq
+        user:
+            mov r12, 0x77
+            syscall
+            // back in user mode after sysret: far return to 32-bit compat code is
+            // not allowed at CPL3 with a DPL0 segment, so just record and trap
+            mov r14, rsp
+            int3
+        kentry:
+            mov r13, rcx            // return RIP
+            mov r15, r11            // user RFLAGS
+            mov rbx, cs
+            mov rbp, ss
+            sysretq
+        """)
+        // int3 has no gate -> #GP -> no gate -> #DF -> no gate -> triple fault
+        let stop = m.run()
+        guard case .tripleFault = stop else { return XCTFail("\(stop)") }
+        XCTAssertEqual(m.cpu.gpr(.r12), 0x77)
+        XCTAssertEqual(m.cpu.gpr(.rbx), 0x08)
+        XCTAssertEqual(m.cpu.gpr(.rbp), 0x10)
+        XCTAssertEqual(m.cpu.gpr(.r15) & 0x202, 0x202)
+        XCTAssertEqual(m.cpu.gpr(.r14), 0x280000)
+        XCTAssertEqual(m.cpu.segment(.cs).selector, 0x2B)
+        XCTAssertEqual(m.cpu.segment(.ss).selector, 0x23)
+    }
+
+    func testFarReturnToCompatibilityModeAndBack() throws {
+        let m = InterpMachine()
+        try m.bootLong("""
+        main64:
+            mov rdi, 0x21
+            lea rsi, [irq]
+            xor edx, edx
+            mov ecx, 0x8E
+            call set_gate
+            // to 32-bit compatibility code through RETF (selector 0x18)
+            push 0x18
+            lea rax, [compat]
+            push rax
+            retfq
+        .code32
+        compat:
+            mov eax, 0xFFFFFFFF
+            inc eax                     // 32-bit wrap in compat mode
+            mov esi, eax
+            int 0x21                    // through the 64-bit IDT and back with IRETQ
+            mov ebx, 0xC0FFEE
+            // back to 64-bit code through a far jump through memory
+            jmp fword ptr [farptr]
+        .code64
+        back64:
+            mov r13, 0x64
+            hlt
+        irq:
+            mov r12, [rsp + 8]          // CS of the interrupted code
+            mov r14, rsp
+            iretq
+        farptr:
+            .long back64
+            .word 0x08
+        """)
+        XCTAssertEqual(m.run(), .halted)
+        XCTAssertEqual(m.cpu.gpr(.rsi), 0)
+        XCTAssertEqual(m.cpu.gpr(.r12), 0x18)
+        XCTAssertEqual(m.cpu.gpr(.rbx), 0xC0FFEE)
+        XCTAssertEqual(m.cpu.gpr(.r13), 0x64)
+        XCTAssertEqual(m.cpu.gpr(.r14) & 0xF, 8)        // 16-aligned frame of 5 qwords
+        XCTAssertEqual(m.cpu.mode, .long64)
+    }
+
+    func testProtected32RingTransitions() throws {
+        let m = InterpMachine()
+        try m.boot32("""
+        .code32
+            lgdt [gdt_ptr]
+            .byte 0xEA
+            .long reload
+            .word 0x08
+        reload:
+            mov ax, 0x10
+            mov ds, ax
+            mov ss, ax
+            mov es, ax
+            mov esp, 0x300000
+            // TSS at tss: ESP0/SS0
+            lea eax, [tss]
+            mov word ptr [gdt + 0x28 + 2], ax
+            shr eax, 16
+            mov byte ptr [gdt + 0x28 + 4], al
+            mov byte ptr [gdt + 0x28 + 7], ah
+            mov ax, 0x28
+            ltr ax
+            // INT 0x80 gate, DPL 3
+            lea eax, [syscall_handler]
+            mov word ptr [idt + 0x80*8], ax
+            mov word ptr [idt + 0x80*8 + 2], 0x08
+            mov word ptr [idt + 0x80*8 + 4], 0xEE00
+            shr eax, 16
+            mov word ptr [idt + 0x80*8 + 6], ax
+            lidt [idt_ptr]
+            // to ring 3
+            push 0x23
+            push 0x2F0000
+            pushfd
+            push 0x1B
+            lea eax, [user]
+            push eax
+            iretd
+        user:
+            mov ax, 0x23
+            mov ds, ax
+            mov ebx, 0x11
+            int 0x80
+            mov edi, ebx
+            cli                         // CPL3 > IOPL -> #GP -> no gate -> #DF -> triple
+        syscall_handler:
+            mov esi, esp
+            mov ecx, [esp + 4]          // user CS
+            mov edx, [esp + 16]         // user SS
+            mov ebx, 0x22
+            iretd
+        .balign 8
+        gdt:
+            .quad 0
+            .quad 0x00CF9A000000FFFF    // 0x08 ring-0 code
+            .quad 0x00CF92000000FFFF    // 0x10 ring-0 data
+            .quad 0x00CFFA000000FFFF    // 0x18 ring-3 code
+            .quad 0x00CFF2000000FFFF    // 0x20 ring-3 data
+            .quad 0x0000890000000067    // 0x28 TSS
+        gdt_ptr:
+            .word 0x2F
+            .long gdt
+        .balign 8
+        idt:
+            .fill 256 * 8, 1, 0
+        idt_ptr:
+            .word 256 * 8 - 1
+            .long idt
+        tss:
+            .long 0, 0x2E0000, 0x10
+            .fill 0x5C, 1, 0
+        """)
+        let stop = m.run()
+        guard case .tripleFault = stop else { return XCTFail("\(stop)") }
+        XCTAssertEqual(m.cpu.gpr(.rsi), 0x2E0000 - 20)
+        XCTAssertEqual(m.cpu.gpr(.rcx), 0x1B)
+        XCTAssertEqual(m.cpu.gpr(.rdx), 0x23)
+        XCTAssertEqual(m.cpu.gpr(.rdi), 0x22)
+        XCTAssertEqual(m.cpu.segment(.cs).selector, 0x1B)
+        XCTAssertEqual(m.cpu.segment(.ds).selector, 0x23)
+    }
 }

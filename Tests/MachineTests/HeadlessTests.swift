@@ -106,11 +106,19 @@ final class HeadlessTests: XCTestCase {
     }
 
     func testScriptedKeyReachesIRQ1Handler() throws {
-        let r = try Repo.swiftemu([try Repo.kernel("irq_pit.elf"), "headless", "--keys", "1", "--keys-at", "100ms"])
+        // Make at 60 ms, break at 90 ms: both between the first two ticks
+        // (54.9 ms and 109.9 ms).
+        let r = try Repo.swiftemu([try Repo.kernel("irq_pit.elf"), "headless", "--keys", "1", "--keys-at", "60ms"])
         XCTAssertEqual(r.status, 33, r.stderr)
         // '1' is set-2 0x16, translated by the 8042 to set-1 0x02 / 0x82.
         let codes = r.stdout.split(separator: "\n").filter { $0.hasPrefix("scancode ") }
         XCTAssertEqual(codes, ["scancode 00000002", "scancode 00000082"], r.stdout)
+    }
+
+    func testLockedReadModifyWriteForms() throws {
+        let r = try Repo.swiftemu([try Repo.kernel("lock.elf"), "headless"])
+        XCTAssertEqual(r.stdout, "00000015\n")
+        XCTAssertEqual(r.status, 33, r.stderr)
     }
 
     func testSameRunTwiceIsByteIdentical() throws {

@@ -5,9 +5,9 @@
 //
 // The instruction bytes are copied into an executable page between a stub
 // that loads every general register except RSP (and the arithmetic flags plus
-// DF) from a `hostexec_state`, and a stub that stores them back together with
-// RFLAGS. RSP stays the host stack: the bytes must not use it. Memory
-// operands reach a caller-owned buffer through a base register whose value
+// DF, XMM0-15, MXCSR) from a `hostexec_state`, and a stub that stores them
+// back together with RFLAGS. RSP stays the host stack: the bytes must not
+// use it (balanced pushes and pops are fine). Memory operands reach a caller-owned buffer through a base register whose value
 // the caller sets to the buffer's host address.
 
 #include <stddef.h>
@@ -18,13 +18,21 @@ extern "C" {
 #endif
 
 /// General registers in encoding order (RAX RCX RDX RBX RSP RBP RSI RDI
-/// R8..R15) and RFLAGS. `gpr[4]` (RSP) is neither loaded nor stored.
+/// R8..R15), RFLAGS, XMM0-15 (low quadword first) and MXCSR.
+/// `gpr[4]` (RSP) is neither loaded nor stored.
 /// On input only CF PF AF ZF SF OF DF of `rflags` are used (bit 1 is forced);
-/// on output `rflags` is the raw value pushed by PUSHFQ.
+/// on output `rflags` is the raw value pushed by PUSHFQ. An input `mxcsr` of
+/// 0 means HOSTEXEC_MXCSR_DEFAULT (all exceptions masked, round to nearest);
+/// the host's MXCSR is restored after the bytes ran.
 struct hostexec_state {
     uint64_t gpr[16];
     uint64_t rflags;
+    uint64_t xmm[32];
+    uint32_t mxcsr;
+    uint32_t reserved;
 };
+
+#define HOSTEXEC_MXCSR_DEFAULT 0x1F80u
 
 /// Where a guarded run stopped when the bytes faulted.
 struct hostexec_fault {
@@ -88,6 +96,16 @@ int hostexec_set_gs_base(uint64_t base);
 /// `size` bytes of zeroed read-write memory mapped below 2 GiB (MAP_32BIT),
 /// for operands addressed with 32-bit address size; NULL when refused.
 void *hostexec_alloc_low(size_t size);
+
+/// A note (up to 255 bytes) written to stderr if the process dies of
+/// SIGILL/SIGTRAP/SIGSEGV/SIGBUS/SIGFPE/SIGABRT after
+/// `hostexec_install_crash_reporter` (a Swift runtime trap is SIGILL or
+/// SIGTRAP): says which input was running.
+void hostexec_set_crash_note(const char *note);
+/// Cheaper: a case number, instruction bytes and register values, formatted
+/// only if the process dies.
+void hostexec_set_crash_case(uint64_t index, const uint8_t *code, size_t len, const uint64_t *regs, size_t nregs);
+void hostexec_install_crash_reporter(void);
 
 /// CPUID of the host.
 void hostexec_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
