@@ -105,6 +105,14 @@ public enum DebugCommand: Equatable, Sendable {
     case quit(Int32?)
 }
 
+extension DebugCommand {
+    public typealias ParseError = DebugParseError
+    /// The pure command parser (same as `DebugCommandParser.parse`).
+    public static func parse(_ line: String) -> Result<DebugCommand, ParseError> {
+        DebugCommandParser.parse(line)
+    }
+}
+
 public struct DebugParseError: Error, Equatable, CustomStringConvertible, Sendable {
     public var message: String
     public init(_ m: String) { message = m }

@@ -3,7 +3,7 @@
 // control registers 0x4D0/0x4D1 (`PICPair`).
 //
 // Behaviour follows the Intel 8259A datasheet (231468). The row numbers in
-// comments (PIC-xx) refer to /work/shared/reference/devices.md section 1.1,
+// comments (PIC-xx) refer to the shared reference devices.md section 1.1,
 // which also records where QEMU, Bochs, 86Box and v86 differ.
 
 /// One 8259A. The chip is driven through `PICPair`; this class exposes its

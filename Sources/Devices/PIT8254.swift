@@ -8,7 +8,7 @@
 // channel 2 while an `out2Listener` is attached.
 //
 // Behaviour follows the Intel 8254 datasheet (231164); PIT-xx in comments
-// refers to the rows of /work/shared/reference/devices.md section 1.2.
+// refers to the rows of the shared reference devices.md section 1.2.
 //
 // Tick convention: the input clock's falling edge k (k = 0, 1, 2, ...)
 // happens at ceil(k * 1e9 / 1193182) ns, so at time t ns the most recent edge

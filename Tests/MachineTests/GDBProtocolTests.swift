@@ -181,6 +181,40 @@ final class GDBProtocolTests: XCTestCase {
         XCTAssertTrue(d.gdbSoftware.isEmpty && d.gdbWatches.isEmpty)
     }
 
+    /// Delivers a Ctrl-C (0x03) after a number of polls while the guest runs.
+    final class InterruptingTransport: GDBTransport {
+        var incoming: [[UInt8]] = []
+        var sent: [UInt8] = []
+        var pollsBeforeInterrupt = 20
+        func receive() -> [UInt8]? { incoming.isEmpty ? nil : incoming.removeFirst() }
+        func poll() -> [UInt8]? {
+            pollsBeforeInterrupt -= 1
+            return pollsBeforeInterrupt == 0 ? [0x03] : []
+        }
+        func send(_ bytes: [UInt8]) { sent += bytes }
+    }
+
+    func testCtrlCWhileRunningStopsWithSIGINT() throws {
+        let path = try Repo.kernel("spin.elf")
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        let pc = PC()
+        try pc.load(kernel: bytes, path: path, append: "")
+        let d = Debugger(pc: pc, symbols: SymbolTable.load(elf: bytes))
+        d.attach()
+        let t = InterruptingTransport()
+        t.incoming = [packet("c"), packet("p10"), packet("D")]
+        XCTAssertEqual(GDBServer(debugger: d, transport: t).serve(), .detached)
+        var f = GDBFramer()
+        let replies = f.feed(t.sent).compactMap { fr -> String? in
+            if case .packet(let p) = fr { return String(decoding: p, as: UTF8.self) }
+            return nil
+        }
+        XCTAssertEqual(replies.first, "T02thread:1;")
+        // Stopped in the spin loop after about 20 slices of 10 ms.
+        XCTAssertGreaterThan(pc.virtualTime, 150_000_000)
+        XCTAssertEqual(replies[1], GDBServer.hexBytes(GDBServer.le(pc.cpu.rip, 8)))
+    }
+
     func testOversizedPacketIsRefusedAndTheSessionGoesOn() throws {
         let (_, d) = try machine()
         let t = MemoryTransport()
