@@ -118,8 +118,18 @@ public final class CPU {
     var tlb: UnsafeMutablePointer<TLBEntry>
     let tlbSup: UnsafeMutablePointer<TLBEntry>
     let tlbUser: UnsafeMutablePointer<TLBEntry>
-    let icache: UnsafeMutablePointer<DInsn>
+    /// Decoded blocks: a directory by the physical address of a block's
+    /// first instruction, and the pool holding the blocks' records.
+    let blockDir: UnsafeMutablePointer<BlockEntry>
+    let pool: UnsafeMutablePointer<DInsn>
+    var poolUsed = 0
+    /// Per RAM page: bumped whenever cached code of the page is invalidated
+    /// (blocks record the value they were decoded under).
+    let pageGen: UnsafeMutablePointer<UInt32>
+    /// Record for instructions that may not be cached.
     let scratch: UnsafeMutablePointer<DInsn>
+    /// Decoding ahead while building a block: never fetch from the next page.
+    var dNoCross = false
     /// Instruction-fetch window: linear page base (1 = invalid) -> physical page base.
     var fetchLin: UInt64 = 1
     var fetchPhys: UInt64 = 0
@@ -200,14 +210,20 @@ public final class CPU {
         tlbUser = UnsafeMutablePointer<TLBEntry>.allocate(capacity: tlbSize)
         tlbUser.initialize(repeating: TLBEntry(), count: tlbSize)
         tlb = tlbSup
-        icache = UnsafeMutablePointer<DInsn>.allocate(capacity: icacheSize)
-        icache.initialize(repeating: DInsn(), count: icacheSize)
+        blockDir = UnsafeMutablePointer<BlockEntry>.allocate(capacity: blockDirSize)
+        blockDir.initialize(repeating: BlockEntry(), count: blockDirSize)
+        // The pool is left uninitialised (a record is written before a
+        // directory entry points at it), so its pages cost the host nothing
+        // until decoded code fills them.
+        pool = UnsafeMutablePointer<DInsn>.allocate(capacity: poolSize)
         scratch = UnsafeMutablePointer<DInsn>.allocate(capacity: 1)
         scratch.initialize(to: DInsn())
         ramPages = memory.ramSize >> 12
         ramLimit = UInt64(memory.ramSize)
         codeLines = UnsafeMutablePointer<UInt64>.allocate(capacity: max(1, ramPages))
         codeLines.initialize(repeating: 0, count: max(1, ramPages))
+        pageGen = UnsafeMutablePointer<UInt32>.allocate(capacity: max(1, ramPages))
+        pageGen.initialize(repeating: 0, count: max(1, ramPages))
         ramBase = memory.ram
         pageKinds = memory.pageKind
         codePages = memory.codePage
@@ -224,7 +240,9 @@ public final class CPU {
         sbase.deallocate()
         tlbSup.deallocate()
         tlbUser.deallocate()
-        icache.deallocate()
+        blockDir.deallocate()
+        pool.deallocate()
+        pageGen.deallocate()
         scratch.deallocate()
         codeLines.deallocate()
         dbuf.deallocate()

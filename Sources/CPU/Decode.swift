@@ -1,8 +1,12 @@
 // The x86 decoder and the decoded-instruction record.
 //
-// Decoded instructions are cached in a direct-mapped table indexed by the
-// physical address of their first byte (`CPU.icache`); the tag holds the
-// physical address and the code size (16/32/64) the bytes were decoded for.
+// Decoded instructions are cached as blocks: straight-line runs of records
+// decoded from one page (`CPU.pool`), found through a direct-mapped directory
+// indexed by the physical address of the block's first byte
+// (`CPU.blockDir`); the tag holds that address and the code size (16/32/64)
+// the bytes were decoded for, and the page's generation number
+// (`CPU.pageGen`) drops every block of a page at once when its code is
+// written.
 // Register operands are stored as byte offsets into the register file
 // (AH/CH/DH/BH are offset +1 into RAX..RBX), so execution needs no decoding
 // of register numbers. Instructions that cross a page, or come from device
@@ -34,6 +38,17 @@ enum Op: UInt16 {
     case sse, x87, grp15
     case bcd
     case bound, arpl
+}
+
+/// A directory entry of the decoded-block cache.
+struct BlockEntry {
+    /// physical address << 2 | code size; .max = empty.
+    var tag: UInt64 = .max
+    /// First record in `CPU.pool`, and the number of records.
+    var start: Int32 = 0
+    var count: Int32 = 0
+    /// `CPU.pageGen` of the block's page when it was decoded.
+    var gen: UInt32 = 0
 }
 
 /// One decoded instruction (40 bytes).
@@ -78,7 +93,7 @@ extension CPU {
     }
 
     func extendFetch(_ i: Int) throws(CPUFault) {
-        if i >= 15 { throw fault(13, 0) }
+        if i >= 15 || dNoCross { throw fault(13, 0) }
         if dCrossed { throw fault(13, 0) }
         // The rest of the instruction lies on the next page.
         let next = (dLin &+ UInt64(dAvail)) & linMask

@@ -11,8 +11,11 @@ typealias UIntX = FixedWidthInteger & UnsignedInteger
 let regZero: UInt8 = 128            // an always-zero slot used for "no base/index"
 let tlbBits = 10
 let tlbSize = 1 << tlbBits
-let icacheBits = 16
-let icacheSize = 1 << icacheBits
+let blockDirBits = 16
+let blockDirSize = 1 << blockDirBits
+let poolSize = 1 << 18
+/// Longest block (records).
+let maxBlock = 48
 
 // RFLAGS bits.
 let fCF: UInt64 = 1, fPF: UInt64 = 1 << 2, fAF: UInt64 = 1 << 4, fZF: UInt64 = 1 << 6, fSF: UInt64 = 1 << 7
@@ -74,13 +77,30 @@ extension CPU {
                 let lin = (sbase[1] &+ rip) & linMask
                 if lin & ~0xFFF != fetchLin { try setFetch(lin) }
                 let pa = fetchPhys | (lin & 0xFFF)
-                var dp = icache + (Int(truncatingIfNeeded: pa) & (icacheSize - 1))
-                if dp.pointee.tag != (pa << 2 | fetchKey) {
-                    dp = try fillDecoded(dp, lin: lin, pa: pa)
+                let be = blockDir + (Int(truncatingIfNeeded: pa) & (blockDirSize - 1))
+                var dp: UnsafeMutablePointer<DInsn>
+                let end: UnsafeMutablePointer<DInsn>
+                if be.pointee.tag == (pa << 2 | fetchKey)
+                    && be.pointee.gen == pageGen[Int(truncatingIfNeeded: pa >> 12)] {
+                    dp = pool + Int(be.pointee.start)
+                    end = dp + Int(be.pointee.count)
+                } else {
+                    dp = try buildBlock(be, lin: lin, pa: pa)
+                    end = dp == scratch ? dp + 1 : dp + Int(be.pointee.count)
                 }
-                rip = (rip &+ UInt64(dp.pointee.len)) & ripMask
-                try exec(dp)
-                retired &+= 1
+                // Run the block: straight on while control falls through.
+                // Anything that changes the code mapping (CR0/CR3/CR4, EFER,
+                // INVLPG, a CS or SS load) or writes cached code sets
+                // `limit` to 0, which also ends the block.
+                while true {
+                    let next = (rip &+ UInt64(dp.pointee.len)) & ripMask
+                    rip = next
+                    try exec(dp)
+                    retired &+= 1
+                    dp += 1
+                    if dp == end || rip != next || retired >= limit { break }
+                    curRip = next
+                }
             } catch {
                 rip = curRip
                 stepArmed = false
@@ -97,18 +117,58 @@ extension CPU {
         }
     }
 
-    /// Decodes into the cache slot (or the scratch record when the
-    /// instruction may not be cached).
-    func fillDecoded(_ slot: UnsafeMutablePointer<DInsn>, lin: UInt64, pa: UInt64) throws(CPUFault) -> UnsafeMutablePointer<DInsn> {
+    /// Decodes the block starting at `lin` / `pa` into the pool and enters it
+    /// in the directory; an instruction that may not be cached (it crosses
+    /// a page, or the page is not RAM/ROM) is decoded into `scratch` alone.
+    /// Only the first instruction's decoding faults are raised; decoding
+    /// ahead stops quietly at anything it cannot decode within the page.
+    func buildBlock(_ be: UnsafeMutablePointer<BlockEntry>, lin: UInt64, pa: UInt64) throws(CPUFault) -> UnsafeMutablePointer<DInsn> {
         let cacheable = try decode(scratch, lin: lin, pa: pa)
-        if cacheable && fetchCacheable {
-            scratch.pointee.tag = pa << 2 | codeMode
-            slot.pointee = scratch.pointee
-            markCode(pa, Int(scratch.pointee.len))
-            return slot
+        if !cacheable || !fetchCacheable {
+            scratch.pointee.tag = .max
+            return scratch
         }
-        scratch.pointee.tag = .max
-        return scratch
+        if poolUsed + maxBlock > poolSize { flushBlocks() }
+        let start = poolUsed
+        pool[poolUsed] = scratch.pointee
+        poolUsed += 1
+        markCode(pa, Int(scratch.pointee.len))
+        var n = 1
+        var off = UInt64(scratch.pointee.len)
+        var last = scratch.pointee.op
+        dNoCross = true
+        while n < maxBlock && !endsBlock(last) {
+            let npa = pa &+ off
+            if (npa ^ pa) >> 12 != 0 { break }
+            // 16-bit code wrapping at 0xFFFF continues at CS:0, not here.
+            if (rip &+ off) & ripMask != rip &+ off { break }
+            let ok: Bool
+            do { ok = try decode(scratch, lin: lin &+ off, pa: npa) } catch { ok = false }
+            if !ok { break }
+            pool[poolUsed] = scratch.pointee
+            poolUsed += 1
+            markCode(npa, Int(scratch.pointee.len))
+            n += 1
+            off &+= UInt64(scratch.pointee.len)
+            last = scratch.pointee.op
+        }
+        dNoCross = false
+        be.pointee = BlockEntry(tag: pa << 2 | codeMode, start: Int32(start), count: Int32(n),
+                                gen: pageGen[Int(truncatingIfNeeded: pa >> 12)])
+        return pool + start
+    }
+
+    /// Instructions after which decoding a block stops (control always or
+    /// usually leaves, or the machine state the decoding depends on changes).
+    func endsBlock(_ op: Op) -> Bool {
+        switch op {
+        case .jmpRel, .jmpRm, .jmpFar, .jmpFarM, .callRel, .callRm, .callFar, .callFarM, .ret, .retf, .iret,
+             .intN, .int3, .into, .int1, .hlt, .ud, .syscall, .sysret, .sysenter, .sysexit,
+             .movCR, .movDR, .grp6, .grp7, .wrmsr, .movSegRm, .popSeg, .lfp, .popf, .flagOp:
+            return true
+        default:
+            return false
+        }
     }
 
     /// The slow instruction boundary: stop requests, interrupts, HLT,
@@ -823,7 +883,7 @@ extension CPU {
 
     // MARK: integer helpers
 
-    @inline(__always) func aluRmR<T: UIntX>(_ d: DRef, _: T.Type) throws(CPUFault) {
+    @_transparent func aluRmR<T: UIntX>(_ d: DRef, _: T.Type) throws(CPUFault) {
         let b: T = gr(d.reg)
         if d.mem == 0 {
             let r = aluOp(d.sub, gr(d.rm) as T, b)
@@ -838,12 +898,12 @@ extension CPU {
             }
         }
     }
-    @inline(__always) func aluRRm<T: UIntX>(_ d: DRef, _: T.Type) throws(CPUFault) {
+    @_transparent func aluRRm<T: UIntX>(_ d: DRef, _: T.Type) throws(CPUFault) {
         let b: T = try rdRM(d)
         let r = aluOp(d.sub, gr(d.reg) as T, b)
         if d.sub != 7 { gw(d.reg, r) }
     }
-    @inline(__always) func aluRmI<T: UIntX>(_ d: DRef, _: T.Type) throws(CPUFault) {
+    @_transparent func aluRmI<T: UIntX>(_ d: DRef, _: T.Type) throws(CPUFault) {
         let b = T(truncatingIfNeeded: d.imm)
         if d.mem == 0 {
             let r = aluOp(d.sub, gr(d.rm) as T, b)
@@ -878,7 +938,7 @@ extension CPU {
             return subF(0, v, 0)
         }
     }
-    @inline(__always) func unary<T: UIntX>(_ d: DRef, _: T.Type) throws(CPUFault) {
+    @_transparent func unary<T: UIntX>(_ d: DRef, _: T.Type) throws(CPUFault) {
         if d.mem == 0 {
             gw(d.rm, unaryOp(d.op, gr(d.rm) as T))
         } else {
@@ -983,7 +1043,7 @@ extension CPU {
             return r
         }
     }
-    @inline(__always) func shiftRm<T: UIntX>(_ d: DRef, _ c: UInt64, _: T.Type) throws(CPUFault) {
+    @_transparent func shiftRm<T: UIntX>(_ d: DRef, _ c: UInt64, _: T.Type) throws(CPUFault) {
         if d.mem == 0 {
             gw(d.rm, shiftOp(d.sub, gr(d.rm) as T, c))
         } else {

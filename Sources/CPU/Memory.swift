@@ -81,8 +81,9 @@ extension CPU {
         }
     }
 
-    /// A store to [pa, pa+size) on a code page: drop the decoded
-    /// instructions of the touched 64-byte lines.
+    /// A store to [pa, pa+size) on a code page: when it touches a line that
+    /// holds cached code, drop every decoded block of the page (and end the
+    /// block being executed, which may be one of them).
     func invalidateCodeRange(_ pa: UInt64, _ size: Int) {
         let p = Int(pa >> 12)
         if p >= ramPages { codePages[min(p, PhysicalMemory.pageCount - 1)] = 0; return }
@@ -91,23 +92,22 @@ extension CPU {
         let first = off >> 6, last = (end - 1) >> 6
         var m: UInt64 = 0
         for l in first...last { m |= 1 << UInt64(l) }
-        let lines = codeLines[p]
-        if lines & m == 0 { return }
-        let pageBase = UInt64(p) << 12
-        var a = max(0, (first << 6) - 15)
-        let e = (last + 1) << 6
-        while a < e {
-            let phys = pageBase | UInt64(a)
-            let slot = icache + (Int(truncatingIfNeeded: phys) & (icacheSize - 1))
-            if slot.pointee.tag != .max && slot.pointee.tag >> 2 == phys { slot.pointee.tag = .max }
-            a += 1
-        }
-        codeLines[p] = lines & ~m
-        if codeLines[p] == 0 { codePages[p] = 0 }
+        if codeLines[p] & m == 0 { return }
+        pageGen[p] &+= 1
+        codeLines[p] = 0
+        codePages[p] = 0
+        limit = 0
+    }
+
+    /// Drops every decoded block.
+    func flushBlocks() {
+        for i in 0..<blockDirSize { blockDir[i].tag = .max }
+        poolUsed = 0
+        limit = 0
     }
 
     func flushDecodeCache() {
-        for i in 0..<icacheSize { icache[i].tag = .max }
+        flushBlocks()
         for p in 0..<ramPages where codeLines[p] != 0 || codePages[p] != 0 {
             codeLines[p] = 0
             codePages[p] = 0
@@ -122,6 +122,7 @@ extension CPU {
         for i in 0..<tlbSize { tlbSup[i] = empty; tlbUser[i] = empty }
         fetchLin = 1
         largeCached = false
+        limit = 0
     }
 
     func invalidatePage(_ lin: UInt64) {
@@ -130,6 +131,7 @@ extension CPU {
         tlbSup[i] = TLBEntry()
         tlbUser[i] = TLBEntry()
         fetchLin = 1
+        limit = 0
     }
 
     @inline(__always)

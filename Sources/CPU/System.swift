@@ -1032,6 +1032,7 @@ extension CPU {
         ssMask = codeMode == 2 ? .max : (segs[2].attributes & 0x4000 != 0 ? 0xFFFF_FFFF : 0xFFFF)
         updateSegBases()
         fetchLin = 1
+        limit = 0
         if reportEvents {
             let name = mode.rawValue
             if name != lastModeName {

@@ -365,6 +365,37 @@ final class InterpSystemTests: XCTestCase {
         XCTAssertEqual(m.cpu.gpr(.rdx), 0x42)
     }
 
+    /// Stores that rewrite code further ahead in the straight-line run being
+    /// executed (one decoded block): a plain store several instructions
+    /// ahead, and a REP STOSB that turns the following instructions into
+    /// NOPs. The rewritten instructions run, not their cached decodings.
+    func testStoresAheadInTheRunningBlock() throws {
+        let m = InterpMachine()
+        try m.bootLong("""
+        main64:
+            xor ebx, ebx
+            xor edx, edx
+            mov byte ptr [ahead + 2], 5
+            add ebx, 1
+            add ebx, 1
+        ahead:
+            add ebx, 100
+            lea rdi, [nops]
+            mov ecx, 5
+            mov al, 0x90
+            rep stosb
+        nops:
+            mov edx, 0xdead
+            add ebx, 1000
+            hlt
+        """)
+        XCTAssertEqual(m.run(), .halted)
+        // Five NOPs replace `mov edx, 0xdead` (BA imm32); `add ebx, 100`
+        // became `add ebx, 5`.
+        XCTAssertEqual(m.cpu.gpr(.rdx), 0)
+        XCTAssertEqual(m.cpu.gpr(.rbx), 1007)
+    }
+
     func testExternalWriteInvalidatesCode() throws {
         let m = InterpMachine()
         try m.bootLong("""
