@@ -46,6 +46,7 @@ e2e:
 # installed) and prints guest MIPS; see docs/benchmarks.md. BENCHARGS is
 # passed to bench/run.py (e.g. BENCHARGS="--runs 3 --no-bochs").
 bench: build
+	@tools/setup.sh bench || echo "bench: QEMU/Bochs could not be installed; only the engines present are compared"
 	@$(MAKE) guest || echo "bench: the bundled guest did not build; its idle run is skipped"
 	$(MAKE) -C bench OUT=$(abspath $(OUT))/bench
 	@command -v python3 >/dev/null || { echo "bench: needs python3"; exit 1; }

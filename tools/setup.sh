@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Installs what swiftemu needs on Debian 12 (run as root) or prints the command.
-# Usage: tools/setup.sh [run|test]
+# Usage: tools/setup.sh [run|test|bench]
 set -euo pipefail
 what=${1:-run}
 pkgs=(libsdl2-dev pkg-config)
 if [ "$what" = test ]; then
   # xvfb/xdotool/x11-apps: window end-to-end test; tmux: terminal test; qemu: cross-checks.
   pkgs+=(xvfb xdotool x11-apps tmux qemu-system-x86 gdb)
+fi
+if [ "$what" = bench ]; then
+  # The engines make bench compares with: QEMU, and Bochs booting the
+  # kernels through a GRUB ISO.
+  pkgs+=(python3 qemu-system-x86 bochs bochsbios vgabios grub-pc-bin xorriso mtools)
 fi
 missing=()
 for p in "${pkgs[@]}"; do

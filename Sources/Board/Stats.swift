@@ -89,7 +89,18 @@ public final class InterruptStats {
     /// A human-readable summary. Latency runs from the IRQ line's rising
     /// edge to the handler's first instruction; handler time from there to
     /// its IRET (nested handlers included), in virtual µs.
-    public func summary(instructions: UInt64, virtualNs: UInt64, hostSeconds: Double) -> String {
+    /// Host memory figures for the summary: the process's peak resident set
+    /// and how much of guest RAM the host committed (bytes).
+    public struct HostMemory: Sendable {
+        public var peakRSS: Int
+        public var ramResident: Int
+        public var ramSize: Int
+        public init(peakRSS: Int, ramResident: Int, ramSize: Int) {
+            self.peakRSS = peakRSS; self.ramResident = ramResident; self.ramSize = ramSize
+        }
+    }
+
+    public func summary(instructions: UInt64, virtualNs: UInt64, hostSeconds: Double, memory: HostMemory? = nil) -> String {
         // Microseconds with two decimals below 10 µs, whole above.
         func us(_ ns: UInt64) -> String {
             if ns >= 10_000 { return String((ns + 500) / 1000) }
@@ -105,6 +116,11 @@ public final class InterruptStats {
         let mips = hostSeconds > 0 ? Double(instructions) / hostSeconds / 1e6 : 0
         let mipsText = mips >= 100 ? String(Int(mips.rounded())) : String(Double(Int(mips * 10)) / 10)
         s += "host time        \(String(Double(Int(hostSeconds * 1000)) / 1000)) s, \(mipsText) MIPS\n"
+        if let m = memory {
+            func mib(_ b: Int) -> String { String(Double((b * 10) >> 20) / 10) }
+            s += "host memory      peak RSS \(mib(m.peakRSS)) MiB, guest RAM resident \(mib(m.ramResident)) of \(mib(m.ramSize)) MiB,"
+            s += " emulator \(mib(max(0, m.peakRSS - m.ramResident))) MiB\n"
+        }
         s += "IRQ  count  spurious  latency-mean-us  latency-worst-us  handler-mean-us  handler-total-us\n"
         for (i, r) in irqs.enumerated() where r.count > 0 || r.spurious > 0 {
             let mean = r.count > 0 ? r.latencyTotal / UInt64(r.count) : 0

@@ -1,13 +1,13 @@
 // PUBLIC API OF THE CPU (the board, debugger, GDB stub and tests use exactly
 // this surface). The interpreter itself lives in Exec.swift (hot loop,
 // instruction semantics, memory fast path), Decode.swift (decoder and the
-// decoded-instruction cache), System.swift (paging, segments, interrupts,
+// decoded-block cache), System.swift (paging, segments, interrupts,
 // exceptions, control registers, MSRs), SSE.swift (SSE/SSE2, x87 stubs,
 // FXSAVE) and Disasm.swift (disassembler for the debugger).
 //
 // State layout: everything the hot loop touches is either a stored property
 // of this final class (scalars) or behind an unsafe pointer (register file,
-// XMM file, segment caches, TLBs, decoded-instruction cache). No Swift
+// XMM file, segment caches, TLBs, decoded-block directory and record pool). No Swift
 // arrays, dictionaries, closures or existentials are used per instruction.
 //
 // Instruction counting: `retired` counts retired instructions. A REP-prefixed

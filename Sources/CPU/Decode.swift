@@ -38,6 +38,33 @@ enum Op: UInt16 {
     case sse, x87, grp15
     case bcd
     case bound, arpl
+    // Forms of the commonest instructions specialised by operand size and
+    // operand kind when a block is built (`CPU.specialise`); the decoder
+    // itself never produces them.
+    case movRR64, movRR32, movRrR64, movRrR32, ld64, ld32, st64, st32
+    case aluRR64, aluRR32, aluRI64, aluRI32, aluLd64, aluLd32
+    case shlRI64, shlRI32, shrRI64, shrRI32, sarRI64, sarRI32
+    case lea64, lea32, push64, pop64, call64, ret64
+}
+
+extension Op {
+    /// The decoder's operation for a specialised form (itself otherwise).
+    var generic: Op {
+        switch self {
+        case .movRR64, .movRR32, .st64, .st32: return .movRmR
+        case .movRrR64, .movRrR32, .ld64, .ld32: return .movRRm
+        case .aluRR64, .aluRR32: return .aluRmR
+        case .aluRI64, .aluRI32: return .aluRmI
+        case .aluLd64, .aluLd32: return .aluRRm
+        case .shlRI64, .shlRI32, .shrRI64, .shrRI32, .sarRI64, .sarRI32: return .shiftRm
+        case .lea64, .lea32: return .lea
+        case .push64: return .pushR
+        case .pop64: return .popR
+        case .call64: return .callRel
+        case .ret64: return .ret
+        default: return self
+        }
+    }
 }
 
 /// A directory entry of the decoded-block cache.

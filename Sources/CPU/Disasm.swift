@@ -168,6 +168,13 @@ extension CPU {
         let tmask: UInt64 = d.osz == 2 ? 0xFFFF : (d.osz == 4 ? 0xFFFF_FFFF : .max)
         let lock = d.pfx & P.lock != 0 ? "lock " : ""
         switch d.op {
+        case .movRR64, .movRR32, .movRrR64, .movRrR32, .ld64, .ld32, .st64, .st32,
+             .aluRR64, .aluRR32, .aluRI64, .aluRI32, .aluLd64, .aluLd32,
+             .shlRI64, .shlRI32, .shrRI64, .shrRI32, .sarRI64, .sarRI32,
+             .lea64, .lea32, .push64, .pop64, .call64, .ret64:
+            var g = d
+            g.op = d.op.generic
+            return format(g, rip: rip)
         case .ud: return d.sub == 0 ? "ud2" : "(bad)"
         case .nop: return d.pfx & P.rep != 0 ? "pause" : "nop"
         case .aluRmR: return lock + aluNames[Int(d.sub & 7)] + " " + rmText(d, s, rip: rip) + ", " + regName(d.reg, s)

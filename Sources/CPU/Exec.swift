@@ -131,6 +131,7 @@ extension CPU {
         if poolUsed + maxBlock > poolSize { flushBlocks() }
         let start = poolUsed
         pool[poolUsed] = scratch.pointee
+        specialise(pool + poolUsed)
         poolUsed += 1
         markCode(pa, Int(scratch.pointee.len))
         var n = 1
@@ -146,6 +147,7 @@ extension CPU {
             do { ok = try decode(scratch, lin: lin &+ off, pa: npa) } catch { ok = false }
             if !ok { break }
             pool[poolUsed] = scratch.pointee
+            specialise(pool + poolUsed)
             poolUsed += 1
             markCode(npa, Int(scratch.pointee.len))
             n += 1
@@ -156,6 +158,45 @@ extension CPU {
         be.pointee = BlockEntry(tag: pa << 2 | codeMode, start: Int32(start), count: Int32(n),
                                 gen: pageGen[Int(truncatingIfNeeded: pa >> 12)])
         return pool + start
+    }
+
+    /// Replaces the operation of a cached record by its form specialised
+    /// for the operand size and kind (register or memory), so the commonest
+    /// instructions skip those tests when they run. Only 32- and 64-bit
+    /// forms without prefixes that change their meaning are specialised.
+    func specialise(_ p: UnsafeMutablePointer<DInsn>) {
+        let d = p.pointee
+        if d.pfx & P.lock != 0 { return }
+        let w: Bool
+        switch d.osz {
+        case 8: w = true
+        case 4: w = false
+        default: return
+        }
+        let m = d.mem != 0
+        let op: Op
+        switch d.op {
+        case .movRmR: op = m ? (w ? .st64 : .st32) : (w ? .movRR64 : .movRR32)
+        case .movRRm: op = m ? (w ? .ld64 : .ld32) : (w ? .movRrR64 : .movRrR32)
+        case .aluRmR: if m { return }; op = w ? .aluRR64 : .aluRR32
+        case .aluRmI: if m { return }; op = w ? .aluRI64 : .aluRI32
+        case .aluRRm: if !m { return }; op = w ? .aluLd64 : .aluLd32
+        case .shiftRm:
+            if m || d.pfx & P.cl != 0 { return }
+            switch d.sub {
+            case 4, 6: op = w ? .shlRI64 : .shlRI32
+            case 5: op = w ? .shrRI64 : .shrRI32
+            case 7: op = w ? .sarRI64 : .sarRI32
+            default: return
+            }
+        case .lea: op = w ? .lea64 : .lea32
+        case .pushR: if !w { return }; op = .push64
+        case .popR: if !w { return }; op = .pop64
+        case .callRel: if !w { return }; op = .call64
+        case .ret: if !w || d.imm != 0 { return }; op = .ret64
+        default: return
+        }
+        p.pointee.op = op
     }
 
     /// Instructions after which decoding a block stops (control always or
@@ -521,6 +562,59 @@ extension CPU {
     func exec(_ dp: UnsafeMutablePointer<DInsn>) throws(CPUFault) {
         let d = DRef(p: dp)
         switch d.op {
+        case .movRR64: gw(d.rm, gr(d.reg) as UInt64)
+        case .movRR32: gw(d.rm, gr(d.reg) as UInt32)
+        case .movRrR64: gw(d.reg, gr(d.rm) as UInt64)
+        case .movRrR32: gw(d.reg, gr(d.rm) as UInt32)
+        case .ld64: gw(d.reg, try rd(ea(d)) as UInt64)
+        case .ld32: gw(d.reg, try rd(ea(d)) as UInt32)
+        case .st64: try wr(ea(d), gr(d.reg) as UInt64)
+        case .st32: try wr(ea(d), gr(d.reg) as UInt32)
+        case .aluRR64:
+            let r = aluOp(d.sub, gr(d.rm) as UInt64, gr(d.reg) as UInt64)
+            if d.sub != 7 { gw(d.rm, r) }
+        case .aluRR32:
+            let r = aluOp(d.sub, gr(d.rm) as UInt32, gr(d.reg) as UInt32)
+            if d.sub != 7 { gw(d.rm, r) }
+        case .aluRI64:
+            let r = aluOp(d.sub, gr(d.rm) as UInt64, d.imm)
+            if d.sub != 7 { gw(d.rm, r) }
+        case .aluRI32:
+            let r = aluOp(d.sub, gr(d.rm) as UInt32, UInt32(truncatingIfNeeded: d.imm))
+            if d.sub != 7 { gw(d.rm, r) }
+        case .aluLd64:
+            let r = aluOp(d.sub, gr(d.reg) as UInt64, try rd(ea(d)) as UInt64)
+            if d.sub != 7 { gw(d.reg, r) }
+        case .aluLd32:
+            let r = aluOp(d.sub, gr(d.reg) as UInt32, try rd(ea(d)) as UInt32)
+            if d.sub != 7 { gw(d.reg, r) }
+        case .shlRI64: let c = d.imm & 63; if c != 0 { gw(d.rm, shlF(gr(d.rm) as UInt64, c)) }
+        case .shlRI32:
+            // A count of 0 leaves the flags alone but still writes the
+            // register (the upper half of the 64-bit register is cleared).
+            let c = d.imm & 31, a = gr(d.rm) as UInt32
+            gw(d.rm, c != 0 ? shlF(a, c) : a)
+        case .shrRI64: let c = d.imm & 63; if c != 0 { gw(d.rm, shrF(gr(d.rm) as UInt64, c)) }
+        case .shrRI32:
+            // A count of 0 leaves the flags alone but still writes the
+            // register (the upper half of the 64-bit register is cleared).
+            let c = d.imm & 31, a = gr(d.rm) as UInt32
+            gw(d.rm, c != 0 ? shrF(a, c) : a)
+        case .sarRI64: let c = d.imm & 63; if c != 0 { gw(d.rm, sarF(gr(d.rm) as UInt64, c)) }
+        case .sarRI32:
+            // A count of 0 leaves the flags alone but still writes the
+            // register (the upper half of the 64-bit register is cleared).
+            let c = d.imm & 31, a = gr(d.rm) as UInt32
+            gw(d.rm, c != 0 ? sarF(a, c) : a)
+        case .lea64: gw(d.reg, eaOff(d))
+        case .lea32: gw(d.reg, UInt32(truncatingIfNeeded: eaOff(d)))
+        case .push64: try push(gr(d.reg) as UInt64)
+        case .pop64: let v: UInt64 = try pop(); gw(d.reg, v)
+        case .call64:
+            try push(rip)
+            rip = rip &+ d.imm
+        case .ret64:
+            rip = try pop() as UInt64
         case .movRmR:
             switch d.osz {
             case 1: try wrRM(d, gr(d.reg) as UInt8)
@@ -1014,34 +1108,45 @@ extension CPU {
             }
             setCFOF(cf, msb(r) != ((r &>> T(bits - 2)) & 1 != 0))
             return r
-        case 5: // SHR
-            let r = T(truncatingIfNeeded: a64 >> c)
-            let cf = (a64 >> (c - 1)) & 1 != 0
-            lfRes = sx64(r)
-            lfAux = mkAux(cf, msb(a), false)
-            return r
-        case 7: // SAR
-            let s = Int64(bitPattern: sx64(a))
-            let r = T(truncatingIfNeeded: s >> Int64(c))
-            let cf = (s >> Int64(c - 1)) & 1 != 0
-            lfRes = sx64(r)
-            lfAux = mkAux(cf, false, false)
-            return r
-        default: // SHL/SAL
-            let r: T
-            let cf: Bool
-            if bits == 64 {
-                r = a &<< T(c)
-                cf = (a64 &>> (64 - c)) & 1 != 0
-            } else {
-                let w = a64 << c
-                r = T(truncatingIfNeeded: w)
-                cf = (w >> bits) & 1 != 0
-            }
-            lfRes = sx64(r)
-            lfAux = mkAux(cf, msb(r) != cf, false)
-            return r
+        case 5: return shrF(a, c)
+        case 7: return sarF(a, c)
+        default: return shlF(a, c)
         }
+    }
+    // SHR, SAR, SHL with a masked count `c` of 1...bits-1 (a count of 0
+    // changes nothing, flags included, and is handled by the callers).
+    @inline(__always) func shrF<T: UIntX>(_ a: T, _ c: UInt64) -> T {
+        let a64 = UInt64(truncatingIfNeeded: a)
+        let r = T(truncatingIfNeeded: a64 >> c)
+        let cf = (a64 >> (c - 1)) & 1 != 0
+        lfRes = sx64(r)
+        lfAux = mkAux(cf, msb(a), false)
+        return r
+    }
+    @inline(__always) func sarF<T: UIntX>(_ a: T, _ c: UInt64) -> T {
+        let s = Int64(bitPattern: sx64(a))
+        let r = T(truncatingIfNeeded: s >> Int64(c))
+        let cf = (s >> Int64(c - 1)) & 1 != 0
+        lfRes = sx64(r)
+        lfAux = mkAux(cf, false, false)
+        return r
+    }
+    @inline(__always) func shlF<T: UIntX>(_ a: T, _ c: UInt64) -> T {
+        let bits = UInt64(T.bitWidth)
+        let a64 = UInt64(truncatingIfNeeded: a)
+        let r: T
+        let cf: Bool
+        if bits == 64 {
+            r = a &<< T(c)
+            cf = (a64 &>> (64 - c)) & 1 != 0
+        } else {
+            let w = a64 << c
+            r = T(truncatingIfNeeded: w)
+            cf = (w >> bits) & 1 != 0
+        }
+        lfRes = sx64(r)
+        lfAux = mkAux(cf, msb(r) != cf, false)
+        return r
     }
     @_transparent func shiftRm<T: UIntX>(_ d: DRef, _ c: UInt64, _: T.Type) throws(CPUFault) {
         if d.mem == 0 {

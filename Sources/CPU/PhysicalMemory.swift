@@ -37,6 +37,20 @@ public final class PhysicalMemory {
         }
     }
 
+    /// Bytes of guest RAM the host has committed (pages the guest touched),
+    /// from mincore(2); all of it when RAM is not a mapping of its own.
+    public func residentBytes() -> Int {
+        guard mapped else { return ramSize }
+        let pages = ramSize >> PhysicalMemory.pageShift
+        guard let v = malloc(max(1, pages)) else { return ramSize }
+        defer { free(v) }
+        let vec = v.bindMemory(to: UInt8.self, capacity: pages)
+        if mincore(UnsafeMutableRawPointer(ram), ramSize, vec) != 0 { return ramSize }
+        var n = 0
+        for i in 0..<pages where vec[i] & 1 != 0 { n += 1 }
+        return n << PhysicalMemory.pageShift
+    }
+
     /// `ramSize` is rounded up to a whole page; it must be at least 1 MiB.
     public init(ramSize requested: Int) {
         let size = max(1 << 20, (requested + PhysicalMemory.pageSize - 1) & ~(PhysicalMemory.pageSize - 1))

@@ -1,9 +1,10 @@
 // SSE/SSE2 (the subset compilers emit for copies, zeroing, string scans,
 // scalar floating point), FXSAVE/FXRSTOR, LDMXCSR/STMXCSR, fences, and the
 // handful of x87 control instructions start-up code uses. Floating-point
-// arithmetic uses the host's IEEE round-to-nearest; MXCSR.RC is honoured by
-// the rounding conversions (CVTSD2SI and friends). MXCSR exception flags
-// are not accumulated.
+// arithmetic rounds as MXCSR.RC says (the host computes to nearest; the
+// exact error's sign, from error-free transformations, moves the result one
+// unit when another rounding asks for it), and so do the conversions.
+// MXCSR exception flags are not accumulated; DAZ/FTZ are not modelled.
 
 struct V128 {
     var lo: UInt64
@@ -125,17 +126,122 @@ extension CPU {
     @inline(__always) func f64(_ v: UInt64) -> Double { Double(bitPattern: v) }
 
     func fop<F: BinaryFloatingPoint>(_ k: UInt8, _ a: F, _ b: F) -> F {
+        let r: F
         switch k {
-        case 0x58: return a + b
-        case 0x59: return a * b
-        case 0x5C: return a - b
-        case 0x5E: return a / b
+        case 0x58: r = a + b
+        case 0x59: r = a * b
+        case 0x5C: r = a - b
+        case 0x5E: r = a / b
         case 0x5D: return (a < b) ? a : b       // MIN: second operand unless a < b
         case 0x5F: return (a > b) ? a : b       // MAX
-        case 0x51: return b.squareRoot()
+        case 0x51: r = b.squareRoot()
         case 0x52: return 1 / b.squareRoot()
         default: return 1 / b                   // 0x53 RCP
         }
+        if mxcsr & 0x6000 == 0 || r.isNaN { return r }
+        if r == 0 && (k == 0x58 || k == 0x5C) {
+            // A sum is never inexact at zero. Its sign: rounding toward
+            // -infinity gives -0 unless both addends are +0 (IEEE 754 6.3).
+            if (mxcsr >> 13) & 3 != 1 { return r }
+            let c = k == 0x58 ? b : -b
+            return a.sign == .plus && c.sign == .plus && a == 0 && c == 0 ? r : -F(0)
+        }
+        return rcAdjust(r, exactMinus(k, a, b, r))
+    }
+
+    /// The sign (-1, 0, 1) of exact - r, where r is the round-to-nearest
+    /// result of ADD/SUB/MUL/DIV/SQRT: the error-free transformations
+    /// (TwoSum for sums, a fused multiply-add for the residual of the
+    /// others) give it exactly unless the error underflows.
+    func exactMinus<F: BinaryFloatingPoint>(_ k: UInt8, _ a: F, _ b: F, _ r: F) -> Int {
+        func sg(_ x: F) -> Int { x > 0 ? 1 : (x < 0 ? -1 : 0) }
+        if r.isInfinite {
+            // Finite operands that overflowed: the exact value lies between
+            // the largest finite number and r.
+            let finite = k == 0x51 ? b.isFinite : (a.isFinite && b.isFinite && (k != 0x5E || b != 0))
+            return finite ? (r > 0 ? -1 : 1) : 0
+        }
+        if k == 0x59 || k == 0x5E {
+            if !a.isFinite || !b.isFinite || a == 0 || b == 0 { return 0 }
+            return productOrQuotientError(k == 0x59, a, b, r)
+        }
+        switch k {
+        case 0x58, 0x5C:
+            let c = k == 0x58 ? b : -b
+            let bv = r - a
+            let av = r - bv
+            return sg((a - av) + (c - bv))
+        case 0x59:
+            return sg((-r).addingProduct(a, b))
+        case 0x5E:
+            if !a.isFinite || !b.isFinite || b == 0 { return 0 }
+            let s = sg(a.addingProduct(-r, b))
+            return b < 0 ? -s : s
+        default:   // 0x51
+            if !b.isFinite || b <= 0 { return 0 }
+            // b = m * 2^e with e even and m in [1, 4), so the residual
+            // m - rs^2 (rs = r scaled by 2^(-e/2), exactly) is exact even
+            // for a subnormal b.
+            var e = Int(b.exponent)
+            var m = b.significand
+            if e & 1 != 0 { m = m * 2; e -= 1 }
+            let rs = F(sign: .plus, exponent: F.Exponent(-e / 2), significand: r)
+            return sg(m.addingProduct(-rs, rs))
+        }
+    }
+
+    /// The sign of exact - r for a product or quotient of finite non-zero
+    /// operands and its finite rounded result `r`. A fused residual on the
+    /// operands themselves can underflow (subnormal operands or results), so
+    /// the operands' significands (in [1, 2)) are multiplied or divided near
+    /// 1, where the residual is exact, and `r` is scaled by the same power of
+    /// two (exactly) to compare.
+    func productOrQuotientError<F: BinaryFloatingPoint>(_ mul: Bool, _ a: F, _ b: F, _ r: F) -> Int {
+        let ma = a.magnitude.significand, mb = b.magnitude.significand
+        let e = mul ? Int(a.exponent) + Int(b.exponent) : Int(a.exponent) - Int(b.exponent)
+        let rs = F(sign: .plus, exponent: F.Exponent(-e), significand: r.magnitude)
+        let diff: F   // sign of |exact| - |r|, scaled by 2^-e
+        if mul {
+            let p = ma * mb
+            diff = (p - rs) + (-p).addingProduct(ma, mb)
+        } else {
+            diff = ma.addingProduct(-rs, mb)
+        }
+        let s = diff > 0 ? 1 : (diff < 0 ? -1 : 0)
+        return (a.sign == b.sign) ? s : -s
+    }
+
+    /// Moves a round-to-nearest result `r` to the result MXCSR.RC asks for,
+    /// given the sign of (exact - r).
+    func rcAdjust<F: BinaryFloatingPoint>(_ r: F, _ sign: Int) -> F {
+        if sign == 0 { return r }
+        switch (mxcsr >> 13) & 3 {
+        case 1: return sign < 0 ? r.nextDown : r          // toward -infinity
+        case 2: return sign > 0 ? r.nextUp : r            // toward +infinity
+        case 3:                                           // toward zero
+            if r > 0 && sign < 0 { return r.nextDown }
+            if r < 0 && sign > 0 { return r.nextUp }
+            return r
+        default: return r
+        }
+    }
+
+    /// An integer converted to F under MXCSR.RC (CVTSI2SS/SD, CVTDQ2PS).
+    func intToFloat<F: BinaryFloatingPoint>(_ i: Int64, _: F.Type) -> F {
+        let r = F(i)
+        if mxcsr & 0x6000 == 0 { return r }
+        // r is an integer value; 2^63 itself is the only one Int64 cannot hold.
+        if r >= 9_223_372_036_854_775_808.0 { return rcAdjust(r, -1) }
+        let back = Int64(r)
+        return rcAdjust(r, i > back ? 1 : (i < back ? -1 : 0))
+    }
+
+    /// A double narrowed to single precision under MXCSR.RC (CVTSD2SS, CVTPD2PS).
+    func narrow(_ d: Double) -> Float {
+        let f = Float(d)
+        if mxcsr & 0x6000 == 0 || d.isNaN || d.isInfinite { return f }
+        let back = Double(f)
+        return rcAdjust(f, d > back ? 1 : (d < back ? -1 : 0))
     }
     func fcmp<F: BinaryFloatingPoint>(_ p: UInt64, _ a: F, _ b: F) -> Bool {
         switch p & 7 {
@@ -251,11 +357,11 @@ extension CPU {
         case 0x2A:
             if pf == 2 {
                 let v = try grm(d, w)
-                let x = w ? Float(Int64(bitPattern: v)) : Float(Int32(truncatingIfNeeded: v))
+                let x: Float = intToFloat(w ? Int64(bitPattern: v) : Int64(Int32(truncatingIfNeeded: v)), Float.self)
                 xsetLo32(r, x.bitPattern)
             } else if pf == 3 {
                 let v = try grm(d, w)
-                let x = w ? Double(Int64(bitPattern: v)) : Double(Int32(truncatingIfNeeded: v))
+                let x: Double = intToFloat(w ? Int64(bitPattern: v) : Int64(Int32(truncatingIfNeeded: v)), Double.self)
                 xsetLo(r, x.bitPattern)
             } else { reportUnimplemented(d); throw fault(6) }
         case 0x2B:
@@ -313,17 +419,17 @@ extension CPU {
                 xset(r, V128(Double(f32(b)).bitPattern, Double(f32(b >> 32)).bitPattern))
             case 1:
                 let b = try xrm(d, align: true)
-                let lo = UInt64(Float(f64(b.lo)).bitPattern) | UInt64(Float(f64(b.hi)).bitPattern) << 32
+                let lo = UInt64(narrow(f64(b.lo)).bitPattern) | UInt64(narrow(f64(b.hi)).bitPattern) << 32
                 xset(r, V128(lo, 0))
             case 2:
                 xsetLo(r, Double(f32(UInt64(try xrm32(d)))).bitPattern)
             default:
-                xsetLo32(r, Float(f64(try xrm64(d))).bitPattern)
+                xsetLo32(r, narrow(f64(try xrm64(d))).bitPattern)
             }
         case 0x5B:
             let b = try xrm(d, align: true)
             switch pf {
-            case 0: xset(r, mapLanes(b, b, UInt32.self) { x, _ in Float(Int32(bitPattern: x)).bitPattern })
+            case 0: xset(r, mapLanes(b, b, UInt32.self) { x, _ in (intToFloat(Int64(Int32(bitPattern: x)), Float.self) as Float).bitPattern })
             case 1: xset(r, mapLanes(b, b, UInt32.self) { x, _ in UInt32(truncatingIfNeeded: cvtInt(Float(bitPattern: x), truncate: false, wide: false)) })
             case 2: xset(r, mapLanes(b, b, UInt32.self) { x, _ in UInt32(truncatingIfNeeded: cvtInt(Float(bitPattern: x), truncate: true, wide: false)) })
             default: throw fault(6)

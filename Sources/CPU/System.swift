@@ -1413,8 +1413,15 @@ extension CPU {
             lfRes = sx64(al)
             lfAux = mkAux(ncf, false, naf)
         case 2, 3:   // AAA, AAS
+            // The SDM's 32-bit forms: AAA adds 106h to AX (a carry out of AL
+            // reaches AH too), AAS subtracts 6 from AX and then 1 from AH
+            // (the 8086 adjusted AL alone; the host CPU follows the SDM).
             if al & 0xF > 9 || af {
-                if d.sub == 2 { al = al &+ 6; ah = ah &+ 1 } else { al = al &- 6; ah = ah &- 1 }
+                var ax = UInt16(al) | UInt16(ah) << 8
+                if d.sub == 2 { ax = ax &+ 0x106 } else { ax = ax &- 6 }
+                al = UInt8(truncatingIfNeeded: ax)
+                ah = UInt8(truncatingIfNeeded: ax >> 8)
+                if d.sub == 3 { ah = ah &- 1 }
                 ncf = true; naf = true
             }
             al &= 0xF

@@ -223,7 +223,12 @@ final class Session {
         if let st = istats {
             st.finish(at: pc.virtualTime)
             let wall = Date().timeIntervalSince(startWall)
-            FileHandle.standardError.write(Data(st.summary(instructions: pc.instructions, virtualNs: pc.virtualTime, hostSeconds: wall).utf8))
+            var ru = rusage()
+            getrusage(RUSAGE_SELF.rawValue, &ru)
+            let mem = InterruptStats.HostMemory(peakRSS: ru.ru_maxrss * 1024, ramResident: pc.memory.residentBytes(),
+                                              ramSize: pc.memory.ramSize)
+            FileHandle.standardError.write(Data(st.summary(instructions: pc.instructions, virtualNs: pc.virtualTime,
+                                                           hostSeconds: wall, memory: mem).utf8))
         }
         traceOut?.flush()
         if traceFD >= 0, let tmp = traceTmpPath, let f = o.traceFile {

@@ -220,18 +220,31 @@ static void on_fault(int sig, siginfo_t *si, void *uc) {
     siglongjmp(guard_env, sig);
 }
 
+static stack_t previous_altstack;
+
 int hostexec_guard_begin(void) {
     if (guard_installed) return 0;
+    // The handler runs on its own stack: a fault in 32-bit code leaves only
+    // the low half of RSP, which is no usable stack for the signal frame.
+    static void *alt;
+    enum { ALT_BYTES = 1 << 16 };
+    if (!alt) {
+        alt = mmap(NULL, ALT_BYTES, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (alt == MAP_FAILED) { alt = NULL; return -1; }
+    }
+    stack_t ss = { .ss_sp = alt, .ss_flags = 0, .ss_size = ALT_BYTES };
+    if (sigaltstack(&ss, &previous_altstack) != 0) return -1;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_sigaction = on_fault;
     // NODEFER: the handler leaves by siglongjmp without restoring the mask,
     // so the signal must not stay blocked.
-    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
     sigemptyset(&sa.sa_mask);
     for (int i = 0; i < NSIG_GUARDED; i++) {
         if (sigaction(guarded_signals[i], &sa, &previous[i]) != 0) {
             for (int j = 0; j < i; j++) sigaction(guarded_signals[j], &previous[j], NULL);
+            sigaltstack(&previous_altstack, NULL);
             return -1;
         }
     }
@@ -242,6 +255,7 @@ int hostexec_guard_begin(void) {
 void hostexec_guard_end(void) {
     if (!guard_installed) return;
     for (int i = 0; i < NSIG_GUARDED; i++) sigaction(guarded_signals[i], &previous[i], NULL);
+    sigaltstack(&previous_altstack, NULL);
     guard_installed = 0;
 }
 
@@ -268,6 +282,133 @@ int hostexec_run_guarded(const uint8_t *code, size_t len, struct hostexec_state 
 void *hostexec_alloc_low(size_t size) {
     void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
     return p == MAP_FAILED ? NULL : p;
+}
+
+// MARK: compatibility mode (32-bit code under the 64-bit kernel)
+//
+// A second page, below 2 GiB (its addresses must fit 32-bit EIP):
+//   [prologue64][code32: bytes; jmp far 0x33:back][back: epilogue64][data]
+// The 64-bit prologue saves DS/ES and RSP, loads DS = ES = __USER_DS (0x2B;
+// 64-bit Linux leaves them null, which compatibility mode cannot use), the
+// registers and flags as `hostexec_run` does, and far-jumps to
+// __USER32_CS (0x23). The 32-bit code far-jumps back to __USER_CS (0x33).
+
+enum { USER32_CS = 0x23, USER_CS = 0x33, USER_DS = 0x2B };
+enum { P32_DATA = 4096 - 64 };   // far pointer (6 bytes) and the RSP slot
+
+static uint8_t *page32;
+static size_t p32_prologue_len;
+static size_t p32_loaded_len = (size_t)-1;
+static uint8_t p32_loaded[HOSTEXEC_MAX_CODE];
+
+static void emit_abs32(struct emitter *e, uint32_t a) {
+    EMIT(e, (uint8_t)a, (uint8_t)(a >> 8), (uint8_t)(a >> 16), (uint8_t)(a >> 24));
+}
+
+int hostexec_compat32_available(void) {
+    if (page32) return 1;
+    void *p = mmap(NULL, PAGE_BYTES, PROT_READ | PROT_WRITE | PROT_EXEC,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_32BIT, -1, 0);
+    if (p == MAP_FAILED) return 0;
+    page32 = p;
+    uint32_t base = (uint32_t)(uintptr_t)page32;
+    uint32_t rsp_slot = base + P32_DATA + 8;
+    struct emitter e = { page32, 0 };
+    EMIT(&e, 0x53, 0x55, 0x41, 0x54, 0x41, 0x55, 0x41, 0x56, 0x41, 0x57);  // push rbx rbp r12-r15
+    EMIT(&e, 0x48, 0x83, 0xEC, 0x08);                     // sub rsp, 8
+    EMIT(&e, 0x0F, 0xAE, 0x1C, 0x24);                     // stmxcsr [rsp]
+    EMIT(&e, 0x57);                                       // push rdi (state)
+    EMIT(&e, 0x8C, 0xD8, 0x50);                           // mov eax, ds; push rax
+    EMIT(&e, 0x8C, 0xC0, 0x50);                           // mov eax, es; push rax
+    EMIT(&e, 0xB8, USER_DS, 0, 0, 0);                     // mov eax, __USER_DS
+    EMIT(&e, 0x8E, 0xD8, 0x8E, 0xC0);                     // mov ds, eax; mov es, eax
+    EMIT(&e, 0x48, 0x89, 0x24, 0x25); emit_abs32(&e, rsp_slot);  // mov [rsp_slot], rsp
+    for (int x = 0; x < 16; x++) emit_xmm_slot(&e, x, OFF_XMM + 16 * x, 0);
+    EMIT(&e, 0x0F, 0xAE, 0x97, (uint8_t)OFF_MXCSR, (uint8_t)(OFF_MXCSR >> 8), 0, 0);
+    EMIT(&e, 0xFF, 0xB7, (uint8_t)OFF_RFLAGS, 0x00, 0x00, 0x00);  // push qword [rdi+rflags]
+    EMIT(&e, 0x9D);                                       // popfq
+    for (int r = 0; r < 16; r++) {
+        if (r == 4 || r == 7) continue;
+        emit_mov_slot(&e, r, 0);
+    }
+    emit_mov_slot(&e, 7, 0);
+    // jmp far [far pointer]: FF /5 with an absolute 32-bit address (SIB, no base).
+    EMIT(&e, 0xFF, 0x2C, 0x25); emit_abs32(&e, base + P32_DATA);
+    p32_prologue_len = e.n;
+    return 1;
+}
+
+static int load32(const uint8_t *code, size_t len) {
+    if (!hostexec_compat32_available() || len > 1024) return -1;
+    if (len == p32_loaded_len && memcmp(p32_loaded, code, len) == 0) return 0;
+    uint32_t base = (uint32_t)(uintptr_t)page32;
+    uint32_t rsp_slot = base + P32_DATA + 8;
+    struct emitter e = { page32 + p32_prologue_len, 0 };
+    emit(&e, code, len);
+    uint32_t back = base + (uint32_t)(p32_prologue_len + e.n + 7);
+    EMIT(&e, 0xEA); emit_abs32(&e, back); EMIT(&e, USER_CS, 0);  // jmp far 0x33:back (32-bit form)
+    // back, in 64-bit mode:
+    EMIT(&e, 0x48, 0x8B, 0x24, 0x25); emit_abs32(&e, rsp_slot);  // mov rsp, [rsp_slot]
+    EMIT(&e, 0x57);                                       // push rdi (result)
+    EMIT(&e, 0x48, 0x8B, 0x7C, 0x24, 0x18);               // mov rdi, [rsp+24] (state)
+    for (int r = 0; r < 16; r++) {
+        if (r == 4 || r == 7) continue;
+        emit_mov_slot(&e, r, 1);
+    }
+    EMIT(&e, 0x8F, 0x47, 0x38);                           // pop qword [rdi+56]
+    EMIT(&e, 0x9C);                                       // pushfq
+    EMIT(&e, 0x8F, 0x87, (uint8_t)OFF_RFLAGS, 0x00, 0x00, 0x00);
+    EMIT(&e, 0xFC);                                       // cld
+    for (int x = 0; x < 16; x++) emit_xmm_slot(&e, x, OFF_XMM + 16 * x, 1);
+    EMIT(&e, 0x0F, 0xAE, 0x9F, (uint8_t)OFF_MXCSR, (uint8_t)(OFF_MXCSR >> 8), 0, 0);
+    EMIT(&e, 0x58, 0x8E, 0xC0);                           // pop rax; mov es, eax
+    EMIT(&e, 0x58, 0x8E, 0xD8);                           // pop rax; mov ds, eax
+    EMIT(&e, 0x5F);                                       // pop rdi
+    EMIT(&e, 0x0F, 0xAE, 0x14, 0x24);                     // ldmxcsr [rsp]
+    EMIT(&e, 0x48, 0x83, 0xC4, 0x08);                     // add rsp, 8
+    EMIT(&e, 0x41, 0x5F, 0x41, 0x5E, 0x41, 0x5D, 0x41, 0x5C, 0x5D, 0x5B);
+    EMIT(&e, 0xC3);
+    if (p32_prologue_len + e.n > P32_DATA) return -1;
+    // Far pointer to the 32-bit code: offset, then __USER32_CS.
+    uint32_t code32 = base + (uint32_t)p32_prologue_len;
+    memcpy(page32 + P32_DATA, &code32, 4);
+    uint16_t sel = USER32_CS;
+    memcpy(page32 + P32_DATA + 4, &sel, 2);
+    memcpy(p32_loaded, code, len);
+    p32_loaded_len = len;
+    return 0;
+}
+
+uint32_t hostexec_compat32_code_address(void) {
+    if (!hostexec_compat32_available()) return 0;
+    return (uint32_t)(uintptr_t)page32 + (uint32_t)p32_prologue_len;
+}
+
+int hostexec_run32_guarded(const uint8_t *code, size_t len, struct hostexec_state *st,
+                           struct hostexec_fault *fault) {
+    if (load32(code, len) != 0) return -1;
+    int own_guard = !guard_installed;
+    if (own_guard && hostexec_guard_begin() != 0) return -1;
+    struct hostexec_state input = *st;
+    uint16_t ds, es;
+    __asm__ volatile("mov %%ds, %0; mov %%es, %1" : "=r"(ds), "=r"(es));
+    int sig = sigsetjmp(guard_env, 0);
+    if (sig == 0) {
+        guard_fault.signo = 0;
+        guard_armed = 1;
+        uint64_t saved = st->rflags;
+        st->rflags = (saved & HOSTEXEC_FLAGS_IN) | 2;
+        if (st->mxcsr == 0) st->mxcsr = HOSTEXEC_MXCSR_DEFAULT;
+        ((stub_fn)(void *)page32)(st);
+        guard_armed = 0;
+    } else {
+        *st = input;
+        // A fault in the 32-bit code left DS/ES as the stub set them.
+        __asm__ volatile("mov %0, %%ds; mov %1, %%es" : : "r"(ds), "r"(es));
+    }
+    if (fault) *fault = guard_fault;
+    if (own_guard) hostexec_guard_end();
+    return sig;
 }
 
 // MARK: crash notes

@@ -221,6 +221,9 @@ struct DiffSpec {
     var maxSteps = 4
     /// XMM registers and MXCSR are loaded into the interpreter and compared.
     var sse = false
+    /// The bytes run as 32-bit code (compatibility mode) on both sides; only
+    /// the low 32 bits of the general registers are compared.
+    var compat32 = false
     /// MXCSR bits compared when `sse` (the control bits; add 0x3F for the
     /// exception flags).
     var mxcsrMask: UInt32 = 0xFFC0
@@ -356,6 +359,8 @@ final class DiffMachine {
         // GDT: null, 0x08 64-bit code, 0x10 flat data.
         put64(DiffMachine.gdt + 8, 0x00AF_9B00_0000_FFFF)
         put64(DiffMachine.gdt + 16, 0x00CF_9300_0000_FFFF)
+        // 0x18: 32-bit code (compatibility mode).
+        put64(DiffMachine.gdt + 24, 0x00CF_9B00_0000_FFFF)
         // IDT: 64-bit interrupt gates to handler v at handlers + 16 v (`jmp $`).
         for v in 0..<256 {
             let h = DiffMachine.handlers + UInt64(16 * v)
@@ -390,7 +395,7 @@ final class DiffMachine {
     /// the public setters.
     private func enterBySetters() -> Bool {
         cpu.enterMultiboot(entry: UInt32(DiffMachine.trampoline), eax: 0, ebx: 0)
-        cpu.gdtr = TableRegister(base: DiffMachine.gdt, limit: 23)
+        cpu.gdtr = TableRegister(base: DiffMachine.gdt, limit: 31)
         cpu.idtr = TableRegister(base: DiffMachine.idt, limit: 0xFFF)
         cpu.cr4 = cpu.cr4 | 0x620          // PAE, OSFXSR, OSXMMEXCPT
         cpu.cr3 = DiffMachine.pml4
@@ -406,7 +411,7 @@ final class DiffMachine {
     private func enterByTrampoline() -> Bool {
         let t = DiffMachine.trampoline
         // GDT pointer at 0x7F00 (32-bit base), IDT pointer at 0x7F10 (64-bit base).
-        put(0x7F00, [23, 0] + DiffEnc.le(DiffMachine.gdt, 4))
+        put(0x7F00, [31, 0] + DiffEnc.le(DiffMachine.gdt, 4))
         put(0x7F10, [0xFF, 0x0F] + DiffEnc.le(DiffMachine.idt, 8))
         var c: [UInt8] = []
         c += [0xB8] + DiffEnc.le(DiffMachine.pml4, 4)      // mov eax, pml4
@@ -491,8 +496,10 @@ final class DiffMachine {
     /// Runs the loaded bytes from `input` (data pointers already relocated,
     /// data window already in guest RAM). Returns the registers and flags
     /// after, and how it ended.
-    func run(_ input: hostexec_state, maxSteps: Int, sse: Bool = false) -> (hostexec_state, DiffOutcome) {
+    func run(_ input: hostexec_state, maxSteps: Int, sse: Bool = false, compat32: Bool = false) -> (hostexec_state, DiffOutcome) {
         if needsRebuild { build() }
+        if compat32 { cpu.setSegment(.cs, flat(0x18, 0xC09B)) }
+        defer { if compat32 && !needsRebuild { cpu.setSegment(.cs, flat(0x08, 0xA09B)) } }
         if sse {
             for i in 0..<16 { cpu.setXMM(i, input.x(i)) }
             cpu.mxcsr = input.mxcsr == 0 ? HOSTEXEC_MXCSR_DEFAULT : input.mxcsr
@@ -695,7 +702,10 @@ final class DiffRunner {
                 if spec.memory { hostMem.copyMemory(from: inputMem, byteCount: size) }
                 var fault = hostexec_fault()
                 if spec.gsData { _ = hostexec_set_gs_base(hostBase) }
-                let sig = v.code.withUnsafeBufferPointer { hostexec_run_guarded($0.baseAddress, $0.count, &host, &fault) }
+                let sig = v.code.withUnsafeBufferPointer {
+                    spec.compat32 ? hostexec_run32_guarded($0.baseAddress, $0.count, &host, &fault)
+                        : hostexec_run_guarded($0.baseAddress, $0.count, &host, &fault)
+                }
                 if spec.gsData { _ = hostexec_set_gs_base(savedGS) }
                 if sig != 0 {
                     failed += 1
@@ -705,7 +715,9 @@ final class DiffRunner {
                     continue
                 }
                 for r in spec.dataPtrs { host[r] = host[r] &- hostBase }
-                for r in spec.codeRelOut { host[r] = host[r] &- hostexec_code_address() }
+                for r in spec.codeRelOut {
+                    host[r] = host[r] &- (spec.compat32 ? UInt64(hostexec_compat32_code_address()) : hostexec_code_address())
+                }
             }
 
             if nativeOnly { continue }
@@ -714,7 +726,7 @@ final class DiffRunner {
             var input = c.st
             for r in spec.dataPtrs { input[r] = input[r] &+ guestBase }
             if spec.memory { machine.guestData.copyMemory(from: inputMem, byteCount: size) }
-            var (emu, outcome) = machine.run(input, maxSteps: spec.maxSteps, sse: spec.sse)
+            var (emu, outcome) = machine.run(input, maxSteps: spec.maxSteps, sse: spec.sse, compat32: spec.compat32)
             for r in spec.dataPtrs { emu[r] = emu[r] &- guestBase }
             for r in spec.codeRelOut { emu[r] = emu[r] &- machine.codeStart }
 
@@ -723,7 +735,7 @@ final class DiffRunner {
                 if outcome != .exception(vector) {
                     problems.append("expected #\(DiffOutcome.vectorName(vector)), got \(outcome.text)")
                 } else {
-                    for r in 0..<16 where r != 4 && emu[r] != c[r] {
+                    for r in 0..<16 where r != 4 && (emu[r] ^ c[r]) & (spec.compat32 ? 0xFFFF_FFFF : ~0) != 0 {
                         problems.append("\(DiffEnc.names64[r]) changed to \(hex(emu[r])) (a fault leaves it \(hex(c[r])))")
                     }
                     if let fr = machine.frameRIP(errorCode: false), fr != machine.codeStart {
@@ -741,7 +753,7 @@ final class DiffRunner {
                 } else {
                     let d = spec.defined(c, host)
                     for r in 0..<16 where r != 4 && d.regs & (1 << UInt16(r)) != 0 {
-                        let m = r == d.maskReg ? d.mask : ~0
+                        let m = (r == d.maskReg ? d.mask : ~0) & (spec.compat32 ? 0xFFFF_FFFF : ~0)
                         if (host[r] ^ emu[r]) & m != 0 {
                             problems.append("\(DiffEnc.names64[r]): host \(hex(host[r])) interp \(hex(emu[r]))\(m != ~0 ? " (compared under mask \(hex(m)))" : "")")
                         }

@@ -204,6 +204,34 @@ final class DiffOracleTests: XCTestCase {
         }
     }
 
+    func testCompatibilityModeRuns32BitCode() throws {
+        try XCTSkipUnless(hostexec_compat32_available() == 1, "no 32-bit code segment on this host")
+        var st = hostexec_state()
+        st[0] = 0x0000_0000_7FFF_FFFF
+        st[1] = 5
+        var f = hostexec_fault()
+        // 40 is INC EAX in 32-bit code (a REX prefix in 64-bit code); 49 is DEC ECX.
+        var sig = [UInt8]([0x40, 0x49]).withUnsafeBufferPointer { hostexec_run32_guarded($0.baseAddress, $0.count, &st, &f) }
+        XCTAssertEqual(sig, 0)
+        XCTAssertEqual(st[0] & 0xFFFF_FFFF, 0x8000_0000)
+        XCTAssertEqual(st[1] & 0xFFFF_FFFF, 4)
+        XCTAssertEqual(st.rflags & (Fl.zf | Fl.sf | Fl.of), 0)  // flags of DEC ECX = 4
+        // DAA: AL = 0x0F -> 0x15 with AF.
+        st = hostexec_state()
+        st[0] = 0x0F
+        sig = [UInt8]([0x27]).withUnsafeBufferPointer { hostexec_run32_guarded($0.baseAddress, $0.count, &st, &f) }
+        XCTAssertEqual(sig, 0)
+        XCTAssertEqual(st[0] & 0xFF, 0x15)
+        XCTAssertEqual(st.rflags & Fl.af, Fl.af)
+        // A fault in 32-bit code comes back as a signal, and 64-bit runs still work.
+        st = hostexec_state()
+        sig = [UInt8]([0xD4, 0x00]).withUnsafeBufferPointer { hostexec_run32_guarded($0.baseAddress, $0.count, &st, &f) }  // aam 0
+        XCTAssertEqual(sig, SIGFPE)
+        st[0] = 1
+        native([0x48, 0xFF, 0xC0], &st)
+        XCTAssertEqual(st[0], 2)
+    }
+
     func testFeatureQueries() {
         var v = [CChar](repeating: 0, count: 13)
         hostexec_vendor(&v)

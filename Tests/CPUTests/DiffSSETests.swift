@@ -209,17 +209,26 @@ final class DiffSSETests: XCTestCase {
         }
     }
 
+    /// Arithmetic and conversions under every MXCSR.RC.
     func testRoundingModesArithmetic() throws {
-        try requireStrict("arithmetic under MXCSR.RC")
         for rc: UInt32 in [1, 2, 3] {
             let mx = HOSTEXEC_MXCSR_DEFAULT | rc << 13
-            for (name, op) in [("add", UInt8(0x58)), ("mul", 0x59), ("div", 0x5E), ("sqrt", 0x51)] {
+            for (name, op) in [("add", UInt8(0x58)), ("sub", 0x5C), ("mul", 0x59), ("div", 0x5E), ("sqrt", 0x51)] {
                 xform("\(name)sd rc\(rc)", [0xF2], [0x0F, op], kind: .pd, cases: 200, mxcsr: mx, memory: false)
+                xform("\(name)ss rc\(rc)", [0xF3], [0x0F, op], kind: .ps, cases: 200, mxcsr: mx, memory: false)
+                xform("\(name)pd rc\(rc)", [0x66], [0x0F, op], kind: .pd, cases: 200, mxcsr: mx, memory: false)
                 xform("\(name)ps rc\(rc)", [], [0x0F, op], kind: .ps, cases: 200, mxcsr: mx, memory: false)
             }
             xform("cvtsd2ss rc\(rc)", [0xF2], [0x0F, 0x5A], kind: .pd, cases: 200, mxcsr: mx, memory: false)
-            R.run("sse cvtsi2sd rc\(rc)", [DiffVariant(name: "cvtsi2sd xmm1, rcx rc\(rc)", code: DiffEnc.rr([0x0F, 0x2A], width: 64, reg: 1, rm: 1, prefix: [0xF2]),
-                                                       cases: 300, show: [1], showXMM: [1])], Self.spec(.pd, mxcsr: mx))
+            xform("cvtpd2ps rc\(rc)", [0x66], [0x0F, 0x5A], kind: .pd, cases: 200, mxcsr: mx, memory: false)
+            xform("cvtdq2ps rc\(rc)", [], [0x0F, 0x5B], kind: .pd, cases: 200, mxcsr: mx, memory: false)
+            for (name, pfx) in [("cvtsi2sd", UInt8(0xF2)), ("cvtsi2ss", 0xF3)] {
+                for width in [32, 64] {
+                    R.run("sse \(name) rc\(rc) w\(width)",
+                          [DiffVariant(name: "\(name) xmm1, r/ecx rc\(rc)", code: DiffEnc.rr([0x0F, 0x2A], width: width, reg: 1, rm: 1, prefix: [pfx]),
+                                       cases: 300, show: [1], showXMM: [1])], Self.spec(.pd, mxcsr: mx))
+                }
+            }
         }
     }
 

@@ -16,4 +16,19 @@ final class MemoryMapTests: XCTestCase {
         XCTAssertFalse(m.isRAM(0x9F000, count: 0x2000))
         XCTAssertFalse(m.isRAM((2 << 20) - 4, count: 8))
     }
+
+    /// The resident count (reported by --stats as "guest RAM resident")
+    /// follows the pages written, and a reset gives them back.
+    func testResidentBytesFollowTouchedPages() {
+        let m = PhysicalMemory(ramSize: 64 << 20)
+        let before = m.residentBytes()
+        XCTAssertLessThan(before, 1 << 20)
+        for page in stride(from: 0, to: 40 << 20, by: 4096) { m.ram[page + 17] = 1 }
+        let after = m.residentBytes()
+        XCTAssertGreaterThanOrEqual(after - before, 40 << 20)
+        XCTAssertLessThanOrEqual(after, 41 << 20)
+        m.clear()
+        XCTAssertLessThan(m.residentBytes(), 1 << 20)
+        XCTAssertEqual(m.ram[17], 0)
+    }
 }

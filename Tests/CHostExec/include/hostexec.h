@@ -107,6 +107,16 @@ void hostexec_set_crash_note(const char *note);
 void hostexec_set_crash_case(uint64_t index, const uint8_t *code, size_t len, const uint64_t *regs, size_t nregs);
 void hostexec_install_crash_reporter(void);
 
+/// Compatibility mode: the bytes run as 32-bit code (CS = __USER32_CS) from a
+/// page below 2 GiB, with DS = ES = __USER_DS; only the low 32 bits of each
+/// register are meaningful afterwards. 1 when the host allows it.
+int hostexec_compat32_available(void);
+/// The (32-bit) address of the first instruction byte in compatibility mode.
+uint32_t hostexec_compat32_code_address(void);
+/// `hostexec_run_guarded` for 32-bit code.
+int hostexec_run32_guarded(const uint8_t *code, size_t len, struct hostexec_state *st,
+                           struct hostexec_fault *fault);
+
 /// CPUID of the host.
 void hostexec_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t out[4]);
 
