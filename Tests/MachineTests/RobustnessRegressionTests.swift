@@ -186,6 +186,38 @@ final class RobustnessRegressionTests: XCTestCase {
         XCTAssertEqual(Array(UnsafeBufferPointer(start: ram, count: 4)), [0x22, 0x11, 0x55, 0x55], "the high half at physical 0")
     }
 
+    /// Found by the loader target (fuzz/regressions/loader/elf64-shoff-near-2-63):
+    /// the debugger's ELF symbol reader added the section-header size to an
+    /// e_shoff of 0xCBCBCBCBCBCBCBCB (clamped to Int.max) and trapped on the
+    /// overflow. A string table size near 2^64 overflowed the same way.
+    func testSymbolReaderTakesOffsetsAndSizesNearTheTopOfInt() {
+        func put(_ b: inout [UInt8], _ o: Int, _ v: UInt64, _ n: Int) {
+            for i in 0..<n { b[o + i] = UInt8(truncatingIfNeeded: v >> (8 * UInt64(i))) }
+        }
+        var header = [UInt8](repeating: 0, count: 64)
+        header.replaceSubrange(0..<6, with: [0x7F, 0x45, 0x4C, 0x46, 2, 1])   // ELF64, little-endian
+        put(&header, 0x3A, 64, 2)                                             // e_shentsize
+        put(&header, 0x3C, 3, 2)                                              // e_shnum
+        var huge = header
+        put(&huge, 0x28, 0xCBCB_CBCB_CBCB_CBCB, 8)                            // e_shoff
+        XCTAssertEqual(SymbolTable.parseELF(huge), [])
+
+        // Section headers at 64 (null, .symtab, .strtab), the symbols at
+        // 256, the string table last, its size 2^64 - 1 and its last name
+        // not NUL-terminated: names end at the end of the file.
+        var elf = header + [UInt8](repeating: 0, count: 192 + 48)
+        put(&elf, 0x28, 64, 8)
+        let symtab = 64 + 64, strtab = 64 + 128
+        put(&elf, symtab + 4, 2, 4); put(&elf, symtab + 0x18, 256, 8); put(&elf, symtab + 0x20, 48, 8)
+        put(&elf, symtab + 0x28, 2, 4); put(&elf, symtab + 0x38, 24, 8)
+        put(&elf, strtab + 4, 3, 4); put(&elf, strtab + 0x18, 304, 8); put(&elf, strtab + 0x20, .max, 8)
+        let sym = 256 + 24                                                    // symbol 1 (0 is the null symbol)
+        put(&elf, sym, 1, 4); elf[sym + 4] = 0x12; put(&elf, sym + 6, 1, 2)    // name at 1, global function, section 1
+        put(&elf, sym + 8, 0x10_0000, 8); put(&elf, sym + 16, 16, 8)
+        elf += [0] + Array("kmain".utf8)
+        XCTAssertEqual(SymbolTable.parseELF(elf), [Symbol(address: 0x10_0000, size: 16, name: "kmain")])
+    }
+
     /// Found by RobustnessGDBTests: when the end of an oversized packet
     /// arrived in the same read as its overflow, the framer waited for a
     /// later '#', swallowing the next packet and answering it with E01.
