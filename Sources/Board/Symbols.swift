@@ -79,8 +79,10 @@ public final class SymbolTable {
         struct Section { var type: UInt64; var offset: Int; var size: Int; var link: Int; var entsize: Int }
         var sections: [Section] = []
         for i in 0..<shnum {
+            // Offsets and sizes come from the file: compare without adding
+            // to them (a 64-bit e_shoff near 2^63 would overflow).
             let o = shoff &+ i &* shentsize
-            guard o >= 0, o + shentsize <= b.count else { return [] }
+            guard o >= 0, o <= b.count - shentsize else { return [] }
             if is64 {
                 sections.append(Section(type: u32(o + 4), offset: Int(clamping: u64(o + 0x18)), size: Int(clamping: u64(o + 0x20)),
                                         link: Int(u32(o + 0x28)), entsize: Int(clamping: u64(o + 0x38))))
@@ -109,7 +111,7 @@ public final class SymbolTable {
             guard type <= 2, shndx != 0, shndx < 0xFF00, nameOff > 0, nameOff < strtab.size else { continue }
             var end = strtab.offset + nameOff
             let start = end
-            let limit = min(b.count, strtab.offset + strtab.size)
+            let limit = strtab.size < b.count - strtab.offset ? strtab.offset + strtab.size : b.count
             while end < limit && b[end] != 0 { end += 1 }
             guard end > start else { continue }
             let name = String(decoding: b[start..<end], as: UTF8.self)

@@ -162,16 +162,21 @@ public final class VGA: PortDevice {
         pelMask = 0xFF
         subsystemEnable = 1
         latch = (0, 0, 0, 0)
-        vram = [UInt8](repeating: 0, count: 4 * 65536)
-        loadFont(VGA.defaultFont8x16, height: 16, bank: 0)
-        // Clear the text screen: blank characters, attribute 0x07 (the whole
-        // 32 KiB window the BIOS clears: 16 K cells).
-        var off = 0
-        while off < 0x8000 {
-            vram[off] = 0x20          // plane 0: character
-            vram[0x10000 + off] = 0x07 // plane 1: attribute
-            off += 2
+        // The planes are cleared in place: a reset keeps their storage
+        // (a fresh 256 KiB buffer costs a page fault per 4 KiB touched).
+        vram.withUnsafeMutableBufferPointer { v in
+            let p = v.baseAddress!
+            p.update(repeating: 0, count: v.count)
+            // Clear the text screen: blank characters, attribute 0x07 (the
+            // whole 32 KiB window the BIOS clears: 16 K cells).
+            var off = 0
+            while off < 0x8000 {
+                p[off] = 0x20            // plane 0: character
+                p[0x10000 + off] = 0x07  // plane 1: attribute
+                off += 2
+            }
         }
+        loadFont(VGA.defaultFont8x16, height: 16, bank: 0)
     }
 
     /// Copies `height`-line glyphs (256 of them, `height` bytes each) into
@@ -179,10 +184,16 @@ public final class VGA: PortDevice {
     public func loadFont(_ glyphs: [UInt8], height: Int, bank: Int = 0) {
         let base = 0x20000 + Self.fontBankOffset(bank & 7)
         let h = max(1, min(32, height))
-        for c in 0..<256 {
-            for line in 0..<32 {
-                let src = c * h + line
-                vram[base + c * 32 + line] = (line < h && src < glyphs.count) ? glyphs[src] : 0
+        vram.withUnsafeMutableBufferPointer { v in
+            glyphs.withUnsafeBufferPointer { g in
+                for c in 0..<256 {
+                    let slot = v.baseAddress! + base + c * 32
+                    // Lines past the glyph height or past the end of
+                    // `glyphs` are blank.
+                    let n = max(0, min(h, g.count - c * h))
+                    if n > 0 { slot.update(from: g.baseAddress! + c * h, count: n) }
+                    (slot + n).update(repeating: 0, count: 32 - n)
+                }
             }
         }
     }

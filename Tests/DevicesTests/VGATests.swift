@@ -251,6 +251,43 @@ final class VGATests: XCTestCase {
         XCTAssertEqual(peek(0xB8001), 0x07)
     }
 
+    /// A firmware-state reset (a reboot) leaves the planes exactly as a new
+    /// VGA has them, whatever the guest wrote (they are cleared in place).
+    func testFirmwareStateResetRestoresEveryPlane() {
+        let fresh = VGA(clock: VirtualClock(), trace: TraceSink()).vram
+        enterFontAccess()
+        out(0x3C4, 0x02); out(0x3C5, 0x0F)       // write all four planes
+        out(0x3CE, 0x06); out(0x3CF, 0x05)       // graphics, A0000 64K
+        for a in stride(from: UInt32(0xA0000), to: 0xB0000, by: 97) { poke(a, UInt8(truncatingIfNeeded: a >> 3)) }
+        vga.loadFont([UInt8](repeating: 0x5A, count: 256 * 8), height: 8, bank: 5)
+        XCTAssertNotEqual(vga.vram, fresh)
+        vga.applyFirmwareState()
+        XCTAssertEqual(vga.vram, fresh)
+        XCTAssertTrue(vga.textScreen().cells.allSatisfy { $0 == 0x0720 })
+    }
+
+    /// Glyph slots are 32 bytes: lines past the glyph height, and glyphs past
+    /// the end of a short table, are blank.
+    func testLoadFontPadsShortGlyphsAndShortTables() {
+        let glyphs = (0..<(10 * 14 + 5)).map { UInt8(truncatingIfNeeded: $0 * 7 + 1) }   // 10 glyphs and 5 lines of 14
+        vga.loadFont([UInt8](repeating: 0xEE, count: 256 * 32), height: 32, bank: 1)
+        vga.loadFont(glyphs, height: 14, bank: 1)
+        let base = 0x20000 + 0x4000
+        for c in 0..<256 {
+            for line in 0..<32 {
+                let src = c * 14 + line
+                let want: UInt8 = line < 14 && src < glyphs.count ? glyphs[src] : 0
+                if vga.vram[base + c * 32 + line] != want {
+                    return XCTFail("glyph \(c) line \(line): \(vga.vram[base + c * 32 + line]) instead of \(want)")
+                }
+            }
+        }
+        XCTAssertEqual(vga.vram[0x20000 + 0x41 * 32], VGA.defaultFont8x16[0x41 * 16], "bank 0 untouched")
+        // Heights are clamped to 1...32.
+        vga.loadFont([1, 2, 3], height: 0, bank: 2)
+        XCTAssertEqual(Array(vga.vram[0x28000..<0x28000 + 66]), [1] + [UInt8](repeating: 0, count: 31) + [2] + [UInt8](repeating: 0, count: 31) + [3, 0])
+    }
+
     func testCharacterMapSelect() {
         enterFontAccess()
         poke(0xA0000 + 0x4000 + 0x41 * 32, 0x99)  // map 1 at 16 KiB

@@ -16,6 +16,10 @@
         .globl _start
 _start:
         movl $stack_top, %esp
+        lgdt gdtr
+        ljmp $0x08, $0f
+0:      movw $0x10, %ax
+        movw %ax, %ds; movw %ax, %es; movw %ax, %ss; movw %ax, %fs; movw %ax, %gs
         movl 16(%ebx), %esi          # command line: "PATH ARGS"
 1:      movb (%esi), %al
         testb %al, %al
@@ -40,8 +44,7 @@ _start:
         movl $storm, %eax
         movw $0x8F00, %bx
 4:      movw %ax, (%edi)
-        movw %cs, %dx
-        movw %dx, 2(%edi)
+        movw $0x08, 2(%edi)
         movw %bx, 4(%edi)
         shrl $16, %eax
         movw %ax, 6(%edi)
@@ -49,6 +52,14 @@ _start:
         decl %ecx
         jnz 3b
         lidt idtr
+        # The PIC pair remapped to vectors 0x20/0x28, everything masked.
+        movb $0x11, %al; outb %al, $0x20; outb %al, $0xA0
+        movb $0x20, %al; outb %al, $0x21
+        movb $0x28, %al; outb %al, $0xA1
+        movb $0x04, %al; outb %al, $0x21
+        movb $0x02, %al; outb %al, $0xA1
+        movb $0x01, %al; outb %al, $0x21; outb %al, $0xA1
+        movb $0xFF, %al; outb %al, $0x21; outb %al, $0xA1
 
         movb mode, %al
         cmpb $'s', %al; je m_spin
@@ -85,17 +96,17 @@ m_halt_spin:
         jmp 1b
 
 m_storm_irq:
-        movl $storm_tick, %eax       # IRQ0 (vector 8) restarts the storm
-        movw %ax, idt + 8 * 8
+        movl $storm_tick, %eax       # IRQ0 (vector 0x20) restarts the storm
+        movw %ax, idt + 0x20 * 8
         shrl $16, %eax
-        movw %ax, idt + 8 * 8 + 6
+        movw %ax, idt + 0x20 * 8 + 6
         call irq0_only
         sti
 m_storm:
         movl $0xFFFF0000, %esp       # pushes land past the end of RAM (dropped)
 storm:  ud2
 
-# Unmask only IRQ0 (the firmware's PIT channel 0 at 18.2 Hz, vector 8).
+# Unmask only IRQ0 (the firmware's PIT channel 0 at 18.2 Hz, vector 0x20).
 irq0_only:
         movb $0xFE, %al; outb %al, $0x21
         movb $0xFF, %al; outb %al, $0xA1
@@ -118,6 +129,12 @@ storm_tick:
         jmp m_storm
 
         .section .data
+        .align 8
+gdt:    .quad 0
+        .quad 0x00CF9A000000FFFF        # 0x08 code
+        .quad 0x00CF92000000FFFF        # 0x10 data
+gdtr:   .word 3 * 8 - 1
+        .long gdt
         .align 4
 idtr:   .word 256 * 8 - 1
         .long idt
