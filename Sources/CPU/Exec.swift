@@ -16,6 +16,9 @@ let blockDirSize = 1 << blockDirBits
 let poolSize = 1 << 18
 /// Longest block (records).
 let maxBlock = 48
+/// Set in a directory entry's generation for a block cut short at one
+/// record (page generations stay below it).
+let shortBlock: UInt32 = 1 << 31
 
 // RFLAGS bits.
 let fCF: UInt64 = 1, fPF: UInt64 = 1 << 2, fAF: UInt64 = 1 << 4, fZF: UInt64 = 1 << 6, fSF: UInt64 = 1 << 7
@@ -85,7 +88,7 @@ extension CPU {
                     dp = pool + Int(be.pointee.start)
                     end = dp + Int(be.pointee.count)
                 } else {
-                    dp = try buildBlock(be, lin: lin, pa: pa)
+                    dp = try blockMiss(be, lin: lin, pa: pa)
                     end = dp == scratch ? dp + 1 : dp + Int(be.pointee.count)
                 }
                 // Run the block: straight on while control falls through.
@@ -117,12 +120,27 @@ extension CPU {
         }
     }
 
+    /// A directory miss. When the run will stop after this instruction
+    /// anyway (a breakpoint or watchpoint is set, single-stepping, a slice
+    /// ending here) only one record is decoded, and the entry is marked
+    /// short (`shortBlock` in its generation) so a full-speed run replaces
+    /// it with a whole block while stepping keeps reusing it; otherwise
+    /// every stepped instruction would decode a whole block ahead.
+    func blockMiss(_ be: UnsafeMutablePointer<BlockEntry>, lin: UInt64, pa: UInt64) throws(CPUFault) -> UnsafeMutablePointer<DInsn> {
+        let single = limit <= retired &+ 1
+        if single && be.pointee.tag == (pa << 2 | fetchKey)
+            && be.pointee.gen == pageGen[Int(truncatingIfNeeded: pa >> 12)] | shortBlock {
+            return pool + Int(be.pointee.start)
+        }
+        return try buildBlock(be, lin: lin, pa: pa, records: single ? 1 : maxBlock)
+    }
+
     /// Decodes the block starting at `lin` / `pa` into the pool and enters it
     /// in the directory; an instruction that may not be cached (it crosses
     /// a page, or the page is not RAM/ROM) is decoded into `scratch` alone.
     /// Only the first instruction's decoding faults are raised; decoding
     /// ahead stops quietly at anything it cannot decode within the page.
-    func buildBlock(_ be: UnsafeMutablePointer<BlockEntry>, lin: UInt64, pa: UInt64) throws(CPUFault) -> UnsafeMutablePointer<DInsn> {
+    func buildBlock(_ be: UnsafeMutablePointer<BlockEntry>, lin: UInt64, pa: UInt64, records: Int) throws(CPUFault) -> UnsafeMutablePointer<DInsn> {
         let cacheable = try decode(scratch, lin: lin, pa: pa)
         if !cacheable || !fetchCacheable {
             scratch.pointee.tag = .max
@@ -138,7 +156,7 @@ extension CPU {
         var off = UInt64(scratch.pointee.len)
         var last = scratch.pointee.op
         dNoCross = true
-        while n < maxBlock && !endsBlock(last) {
+        while n < records && !endsBlock(last) {
             let npa = pa &+ off
             if (npa ^ pa) >> 12 != 0 { break }
             // 16-bit code wrapping at 0xFFFF continues at CS:0, not here.
@@ -155,8 +173,9 @@ extension CPU {
             last = scratch.pointee.op
         }
         dNoCross = false
+        let gen = pageGen[Int(truncatingIfNeeded: pa >> 12)]
         be.pointee = BlockEntry(tag: pa << 2 | codeMode, start: Int32(start), count: Int32(n),
-                                gen: pageGen[Int(truncatingIfNeeded: pa >> 12)])
+                                gen: records < maxBlock ? gen | shortBlock : gen)
         return pool + start
     }
 

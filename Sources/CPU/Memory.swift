@@ -93,7 +93,7 @@ extension CPU {
         var m: UInt64 = 0
         for l in first...last { m |= 1 << UInt64(l) }
         if codeLines[p] & m == 0 { return }
-        pageGen[p] &+= 1
+        pageGen[p] = (pageGen[p] &+ 1) & ~shortBlock
         codeLines[p] = 0
         codePages[p] = 0
         limit = 0
