@@ -29,14 +29,7 @@ _start:
         jnz 2b
         lidt idtr
         # Remap: master 0x20, slave 0x28; unmask IRQ0, 1, 2, 3 and 8 only.
-        movb $0x11, %al; outb %al, $0x20; outb %al, $0xA0
-        movb $0x20, %al; outb %al, $0x21
-        movb $0x28, %al; outb %al, $0xA1
-        movb $0x04, %al; outb %al, $0x21
-        movb $0x02, %al; outb %al, $0xA1
-        movb $0x01, %al; outb %al, $0x21; outb %al, $0xA1
-        movb $0xF0, %al; outb %al, $0x21
-        movb $0xFE, %al; outb %al, $0xA1
+        PIC_REMAP 0xF0, 0xFE
 
 # --- priority: IRQ1 and IRQ0 both pending with IF=0, IRQ0 is served first
         call kbc_inject              # 0xD2: a byte in the 8042 output buffer -> IRQ1

@@ -53,13 +53,7 @@ _start:
         jnz 3b
         lidt idtr
         # The PIC pair remapped to vectors 0x20/0x28, everything masked.
-        movb $0x11, %al; outb %al, $0x20; outb %al, $0xA0
-        movb $0x20, %al; outb %al, $0x21
-        movb $0x28, %al; outb %al, $0xA1
-        movb $0x04, %al; outb %al, $0x21
-        movb $0x02, %al; outb %al, $0xA1
-        movb $0x01, %al; outb %al, $0x21; outb %al, $0xA1
-        movb $0xFF, %al; outb %al, $0x21; outb %al, $0xA1
+        PIC_REMAP 0xFF, 0xFF
 
         movb mode, %al
         cmpb $'s', %al; je m_spin

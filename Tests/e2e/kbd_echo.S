@@ -29,14 +29,7 @@ _start:
         jnz 2b
         lidt idtr
         # PIC: ICW1..ICW4 (vectors 0x20/0x28), then only IRQ0, IRQ1 (and the cascade) unmasked.
-        movb $0x11, %al; outb %al, $0x20; outb %al, $0xA0
-        movb $0x20, %al; outb %al, $0x21
-        movb $0x28, %al; outb %al, $0xA1
-        movb $0x04, %al; outb %al, $0x21
-        movb $0x02, %al; outb %al, $0xA1
-        movb $0x01, %al; outb %al, $0x21; outb %al, $0xA1
-        movb $0xF8, %al; outb %al, $0x21
-        movb $0xFF, %al; outb %al, $0xA1
+        PIC_REMAP 0xF8, 0xFF
         # Banner on row 0 (white on blue), prompt on row 2.
         movl $s_banner, %esi
         movl $0xB8000, %edi
